@@ -1,0 +1,37 @@
+# Every entry point creates .venv if it is missing; PYTHON picks the interpreter that builds it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: test lab html bench notebooks lint hygiene clean
+
+$(STAMP): pyproject.toml
+	@echo "Setting up $(VENV) (first run, or pyproject.toml changed): a minute or two"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -qq --upgrade pip
+	$(BIN)/python -m pip install -qq -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/ruff check lstm_teach tests benchmarks tools
+	$(BIN)/python -m pytest
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/01_start_here.ipynb
+
+# Re-run every course notebook in a fresh kernel and store its outputs (what nbval compares).
+notebooks: $(STAMP)
+	$(BIN)/python tools/run_notebooks.py
+
+html: $(STAMP)
+	$(BIN)/python tools/build_html.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check lstm_teach tests benchmarks tools
+
+clean:
+	rm -rf $(VENV) build site *.egg-info

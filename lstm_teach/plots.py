@@ -1,0 +1,253 @@
+"""The figures the notebooks show: matplotlib only, each with a title, axis labels and a legend.
+
+Every function takes what it draws and returns the matplotlib Figure; the notebook shows it.
+"""
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+# --- notebooks 01-06 and 12: the cell, activations, gates over time ---
+
+def cell_diagram():
+    """The LSTM cell at one step: the four gates, the cell-state line and the output, drawn.
+
+    Takes nothing; returns a Figure. Sigmoid gates (i, f, o) and the tanh layer (g) are boxes,
+    pointwise operations are circles; the thick line on top is the cell state c.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Circle, FancyBboxPatch, Patch
+
+    sig_col, tanh_col, c_col, h_col = "#9ecae1", "#fdae6b", "#31a354", "#636363"
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    ax.add_patch(FancyBboxPatch((0.3, -0.1), 9.4, 6.0, boxstyle="round,pad=0.1",
+                                facecolor="#f7f7f7", edgecolor="#bdbdbd"))
+
+    def arrow(x0, y0, x1, y1, color=h_col, lw=1.5):
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": lw,
+                                "shrinkA": 0, "shrinkB": 0})
+
+    def line(xs, ys, color=h_col, lw=1.5):
+        ax.plot(xs, ys, color=color, lw=lw, solid_capstyle="round")
+
+    def box(x, y, label, color):
+        ax.add_patch(FancyBboxPatch((x - 0.45, y - 0.4), 0.9, 0.8, boxstyle="round,pad=0.05",
+                                    facecolor=color, edgecolor="black"))
+        ax.text(x, y, label, ha="center", va="center", fontsize=10)
+
+    def node(x, y, label):
+        ax.add_patch(Circle((x, y), 0.3, facecolor="white", edgecolor="black", zorder=3))
+        ax.text(x, y, label, ha="center", va="center", fontsize=12, zorder=4)
+
+    # The cell-state line: c_(t-1) -> x f -> + i*g -> c_t.
+    cy, gy, by = 5.0, 2.2, 0.8
+    arrow(-0.6, cy, 2.7, cy, c_col, 3)
+    arrow(3.3, cy, 5.0, cy, c_col, 3)
+    arrow(5.6, cy, 10.6, cy, c_col, 3)
+    node(3.0, cy, r"$\times$")
+    node(5.3, cy, "+")
+    ax.text(-0.6, cy + 0.3, r"$c_{t-1}$", fontsize=12)
+    ax.text(10.0, cy + 0.3, r"$c_t$", fontsize=12)
+
+    # The bus that feeds [h_(t-1), x_t] to every gate.
+    line([-0.6, 7.4], [by, by])
+    ax.text(-0.6, by - 0.45, r"$h_{t-1}$", fontsize=12)
+    arrow(1.2, -0.9, 1.2, by)
+    ax.text(1.35, -0.8, r"$x_t$", fontsize=12)
+    gates = [(3.0, "f", r"$\sigma$", sig_col), (4.6, "i", r"$\sigma$", sig_col),
+             (6.0, "g", "tanh", tanh_col), (7.4, "o", r"$\sigma$", sig_col)]
+    for x, name, act, col in gates:
+        arrow(x, by, x, gy - 0.45)
+        box(x, gy, f"${name}$\n{act}", col)
+        ax.text(x + 0.5, gy - 0.75, f"$z_{name}$", fontsize=9, color="#444444")
+
+    # f multiplies c_(t-1); i * g is added; o * tanh(c_t) gives h_t.
+    arrow(3.0, gy + 0.45, 3.0, cy - 0.3)
+    node(5.3, 3.7, r"$\times$")
+    line([4.6, 4.6, 5.0], [gy + 0.45, 3.7, 3.7])
+    line([6.0, 6.0, 5.6], [gy + 0.45, 3.7, 3.7])
+    arrow(5.3, 4.0, 5.3, cy - 0.3)
+    line([8.6, 8.6], [cy, 4.1])
+    box(8.6, 3.7, "tanh", tanh_col)
+    arrow(8.6, 3.3, 8.6, gy + 0.3)
+    node(8.6, gy, r"$\times$")
+    arrow(7.85, gy, 8.3, gy)
+    arrow(8.9, gy, 10.6, gy, h_col, 2.5)
+    ax.text(10.0, gy + 0.3, r"$h_t$", fontsize=12)
+    ax.text(3.1, 4.3, r"$f\odot c_{t-1}$", fontsize=9)
+    ax.text(4.0, 3.2, r"$i\odot g$", fontsize=9)
+    ax.text(8.75, 1.4, r"$h_t = o\odot\tanh(c_t)$", fontsize=9)
+
+    ax.set_xlim(-1.0, 11.2)
+    ax.set_ylim(-1.2, 6.4)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title("The LSTM cell at step t: four gates and one cell state")
+    ax.set_xlabel(r"$x_t$ and $h_{t-1}$ enter bottom left; $c_t$ and $h_t$ leave on the right")
+    ax.set_ylabel("inputs (bottom) to memory (top)")
+    handles = [Patch(facecolor=sig_col, edgecolor="black", label=r"sigmoid gate: $i, f, o$"),
+               Patch(facecolor=tanh_col, edgecolor="black", label=r"tanh layer: $g$, $\tanh(c_t)$"),
+               Line2D([], [], marker="o", ls="", markerfacecolor="white", markeredgecolor="black",
+                      markersize=10, label=r"pointwise $\times$, $+$"),
+               Line2D([], [], color=c_col, lw=3, label="cell state path"),
+               Line2D([], [], color=h_col, lw=1.5, label="input / hidden path")]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3,
+              fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def activation_curves(z=None):
+    """sigmoid and tanh with their derivatives.
+
+    z (N,): the points to draw at (default 241 points in [-6, 6]); not modified.
+    Returns a Figure with two axes: sigmoid, sigmoid' and tanh, tanh'.
+    """
+    from .activations import sigmoid, sigmoid_deriv, tanh, tanh_deriv
+
+    z = np.linspace(-6.0, 6.0, 241) if z is None else np.asarray(z, dtype=np.float64)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
+    panels = [(axes[0], "sigmoid", sigmoid, sigmoid_deriv, r"$\sigma(z)(1-\sigma(z))$", 0.25),
+              (axes[1], "tanh", tanh, tanh_deriv, r"$1-\tanh^2(z)$", 1.0)]
+    for ax, name, fn, deriv, dlabel, peak in panels:
+        ax.plot(z, fn(z), lw=2, label=f"{name}(z)")
+        ax.plot(z, deriv(z), lw=2, ls="--", label=f"derivative {dlabel}")
+        ax.axhline(peak, color="grey", lw=0.8, ls=":", label=f"largest slope = {peak:g}")
+        ax.set_title(f"{name} and its derivative")
+        ax.set_xlabel("pre-activation z")
+        ax.set_ylabel("value")
+        ax.legend(fontsize=8, loc="upper left")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def forget_bias_plot(steps, curves, ylabel="fraction of $c_0$ kept", title=None):
+    """Curves against the number of steps, one per forget-gate bias, on a log scale.
+
+    steps (T,): x values; curves: dict label -> array (T,) of positive values (not modified).
+    Returns the Figure.
+    """
+    steps = np.asarray(steps)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, values in curves.items():
+        ax.semilogy(steps, np.asarray(values), marker="o", ms=3, label=label)
+    ax.set_title(title or "Memory survives longer with a larger forget-gate bias")
+    ax.set_xlabel("steps t")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def gate_heatmaps(gates, title="Gate activations over time"):
+    """One heatmap per gate: time along x, hidden unit along y.
+
+    gates: dict name -> array (T, H), e.g. {"i": ..., "f": ..., "g": ..., "o": ...} for one
+    example of the batch (not modified). Sigmoid gates share the colour scale [0, 1], tanh
+    quantities [-1, 1]; each panel has its own colour bar as legend. Returns the Figure.
+    """
+    names = list(gates)
+    cols = 2 if len(names) == 4 else len(names)
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols + 0.5, 2.6 * rows + 0.6),
+                             squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        values = np.asarray(gates[name])
+        signed = name in ("g", "tanh_c", "c", "h") or values.min() < 0
+        lo, hi, cmap = (-1, 1, "RdBu_r") if signed else (0, 1, "viridis")
+        im = ax.imshow(values.T, aspect="auto", origin="lower", cmap=cmap, vmin=lo, vmax=hi,
+                       interpolation="nearest")
+        ax.set_title(f"gate {name}" if name in ("i", "f", "g", "o") else name)
+        ax.set_xlabel("time step t")
+        ax.set_ylabel("hidden unit")
+        fig.colorbar(im, ax=ax, label=f"value of {name}")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def cell_state_plot(cs, hs, xs=None, title="Cell state and output over time"):
+    """Trajectories of c_t and h_t for each hidden unit of one example.
+
+    cs (T, H), hs (T, H): cell states and outputs; xs (T,) optional input drawn under them
+    (none is modified). Returns the Figure (two or three stacked axes sharing time).
+    """
+    cs, hs = np.asarray(cs), np.asarray(hs)
+    rows = 2 if xs is None else 3
+    fig, axes = plt.subplots(rows, 1, figsize=(6.5, 1.6 * rows + 1), sharex=True)
+    t = np.arange(cs.shape[0])
+    panels = [(axes[0], cs, "$c_t$", "cell state $c_t$ (unbounded)"),
+              (axes[1], hs, "$h_t$", r"output $h_t = o\odot\tanh(c_t)$, in (-1, 1)")]
+    for ax, values, sym, name in panels:
+        for k in range(values.shape[1]):
+            ax.plot(t, values[:, k], lw=1.5, label=f"unit {k}")
+        ax.set_ylabel(sym)
+        ax.set_title(name, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, ncol=min(4, cs.shape[1]), loc="best")
+    axes[1].legend(fontsize=7, ncol=min(4, cs.shape[1]), loc="best")
+    if xs is not None:
+        axes[2].plot(t, np.asarray(xs), color="black", lw=1.5, label="input $x_t$")
+        axes[2].set_ylabel("$x_t$")
+        axes[2].set_title("input", fontsize=10)
+        axes[2].legend(fontsize=7)
+        axes[2].grid(alpha=0.3)
+    axes[-1].set_xlabel("time step t")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def descent_plot(losses, title="Gradient descent: which sign goes downhill?"):
+    """Loss against step for a few update rules.
+
+    losses: dict label -> array (N,) of loss values (not modified). Returns the Figure.
+    """
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, values in losses.items():
+        values = np.asarray(values)
+        ax.plot(np.arange(len(values)), values, marker="o", ms=3, label=label)
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_xlabel("update step")
+    ax.set_ylabel("loss E")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def error_bars(names, errors, tol=1e-6, title="Relative error against central differences"):
+    """Grouped bars of relative errors, log scale, one group per quantity.
+
+    names (N,): the quantities (e.g. parameter names); errors: dict label -> array (N,) of
+    relative errors (not modified); tol: a dashed line, the pass mark. Zeros are drawn at
+    1e-16. Returns the Figure.
+    """
+    names = list(names)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(names) + 2), 3.5))
+    width = 0.8 / max(1, len(errors))
+    x = np.arange(len(names))
+    for k, (label, values) in enumerate(errors.items()):
+        values = np.maximum(np.asarray(values, dtype=np.float64), 1e-16)
+        ax.bar(x + (k - (len(errors) - 1) / 2) * width, values, width, label=label)
+    ax.axhline(tol, color="black", ls="--", lw=1, label=f"pass mark {tol:g}")
+    ax.set_yscale("log")
+    ax.set_ylim(1e-16, 10)
+    ax.set_xticks(x)
+    ax.set_xticklabels(names, rotation=45 if len(names) > 6 else 0)
+    ax.set_title(title)
+    ax.set_xlabel("quantity")
+    ax.set_ylabel("relative error")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --- notebooks 07-09 and 11: gradients through time, vanishing and exploding ---
+
+# --- notebook 10: training ---
