@@ -186,6 +186,7 @@ def cell_state_plot(cs, hs, xs=None, title="Cell state and output over time"):
         for k in range(values.shape[1]):
             ax.plot(t, values[:, k], lw=1.5, label=f"unit {k}")
         ax.set_ylabel(sym)
+        ax.set_xlabel("time step t")
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, ncol=min(4, cs.shape[1]), loc="best")
@@ -193,10 +194,10 @@ def cell_state_plot(cs, hs, xs=None, title="Cell state and output over time"):
     if xs is not None:
         axes[2].plot(t, np.asarray(xs), color="black", lw=1.5, label="input $x_t$")
         axes[2].set_ylabel("$x_t$")
+        axes[2].set_xlabel("time step t")
         axes[2].set_title("input", fontsize=10)
         axes[2].legend(fontsize=7)
         axes[2].grid(alpha=0.3)
-    axes[-1].set_xlabel("time step t")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -249,5 +250,142 @@ def error_bars(names, errors, tol=1e-6, title="Relative error against central di
 
 
 # --- notebooks 07-09 and 11: gradients through time, vanishing and exploding ---
+
+def outer_products(dz, x, title="A batch's weight gradient is a sum of outer products"):
+    """One panel per example b with its outer product dz[b] x[b]^T, and a last panel with their
+    sum dz.T @ x, the gradient of wx for the batch. dz (B, H), x (B, I). Returns the Figure."""
+    dz, x = np.asarray(dz), np.asarray(x)
+    mats = [np.outer(dz[b], x[b]) for b in range(dz.shape[0])] + [dz.T @ x]
+    names = [f"example {b}: $dz_{b}\\,x_{b}^T$" for b in range(dz.shape[0])] + ["sum = dz.T @ x"]
+    vmax = max(float(np.abs(m).max()) for m in mats) or 1.0
+    fig, axes = plt.subplots(1, len(mats), figsize=(1.9 * len(mats), 2.6), squeeze=False)
+    for ax, m, name in zip(axes[0], mats, names, strict=True):
+        im = ax.imshow(m, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("input k", fontsize=8)
+        ax.set_xticks(range(m.shape[1]))
+        ax.set_yticks(range(m.shape[0]))
+    axes[0][0].set_ylabel("hidden unit j", fontsize=8)
+    fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label="gradient entry")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def unrolled_diagram(T=4):
+    """The LSTM unrolled over T steps: forward arrows (h, c) left to right in grey and green,
+    the backward pass (dh, dc) right to left in red, and the loss E_t read from every h_t."""
+    from matplotlib.lines import Line2D
+
+    fig, ax = plt.subplots(figsize=(1.7 * T + 1.2, 3.4))
+    for t in range(T):
+        x0 = 1.0 + 1.7 * t
+        ax.add_patch(plt.Rectangle((x0, 1.0), 1.0, 1.0, facecolor="#deebf7", edgecolor="#3182bd"))
+        ax.text(x0 + 0.5, 1.5, f"cell\nt={t + 1}", ha="center", va="center", fontsize=9)
+        ax.annotate("", xy=(x0 + 0.5, 1.0), xytext=(x0 + 0.5, 0.3),
+                    arrowprops={"arrowstyle": "-|>", "color": "#636363"})
+        ax.text(x0 + 0.5, 0.1, f"$x_{t + 1}$", ha="center", fontsize=9)
+        ax.annotate("", xy=(x0 + 0.5, 2.7), xytext=(x0 + 0.5, 2.0),
+                    arrowprops={"arrowstyle": "-|>", "color": "#636363"})
+        ax.text(x0 + 0.5, 2.8, f"$E_{t + 1}$", ha="center", fontsize=9)
+        ax.annotate("", xy=(x0 + 0.65, 2.0), xytext=(x0 + 0.65, 2.7),
+                    arrowprops={"arrowstyle": "-|>", "color": "#de2d26"})
+        xl = x0 - 0.7  # the arrows that enter this cell from the left
+        label = "$h_0, c_0$" if t == 0 else ""
+        ax.annotate("", xy=(x0, 1.75), xytext=(xl, 1.75),
+                    arrowprops={"arrowstyle": "-|>", "color": "#31a354"})
+        ax.annotate("", xy=(x0, 1.45), xytext=(xl, 1.45),
+                    arrowprops={"arrowstyle": "-|>", "color": "#636363"})
+        ax.annotate("", xy=(xl, 1.2), xytext=(x0, 1.2),
+                    arrowprops={"arrowstyle": "-|>", "color": "#de2d26"})
+        if label:
+            ax.text(xl - 0.05, 1.5, label, ha="right", va="center", fontsize=9)
+    ax.set_xlim(-0.4, 1.7 * T + 1.0)
+    ax.set_ylim(-0.1, 3.1)
+    ax.axis("off")
+    ax.legend(handles=[Line2D([], [], color="#31a354", label="c forward"),
+                       Line2D([], [], color="#636363", label="h, x forward"),
+                       Line2D([], [], color="#de2d26", label="gradients backward")],
+              loc="lower center", fontsize=8, bbox_to_anchor=(0.5, -0.12), ncol=3)
+    ax.set_title("The LSTM unrolled through time: BPTT runs the red arrows")
+    return fig
+
+
+def step_contributions(norms, name="whf", title=None):
+    """Bar chart of the norm of each time step's share of one parameter's gradient.
+    norms (T,): ||dE/dw||, the part computed at step t (the shares add up to the gradient)."""
+    norms = np.asarray(norms)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.bar(np.arange(1, len(norms) + 1), norms, color="#6baed6",
+           label=f"share of d{name} from step t")
+    ax.set_xlabel("time step t")
+    ax.set_ylabel("norm of the share")
+    ax.set_title(title or f"The gradient of {name} is a sum over time steps")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def truncation_plot(ks, errors, title="Truncated BPTT: how far from the true gradient?"):
+    """Relative error of the truncated gradient against full BPTT, one line per parameter.
+    ks: the truncation lengths k; errors: dict name -> relative errors, one per k."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, errs in errors.items():
+        ax.plot(ks, errs, marker="o", label=name)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("truncation length k (cells the error may cross)")
+    ax.set_ylabel("relative error vs full BPTT")
+    ax.set_title(title)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def eps_sweep_plot(eps, errors, title="Central differences: the choice of eps"):
+    """Relative error of a central-difference gradient against eps, log-log.
+    eps (n,); errors: dict label -> (n,) relative errors (e.g. one curve per dtype)."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, errs in errors.items():
+        ax.loglog(eps, np.maximum(np.asarray(errs, dtype=float), 1e-17), marker="o", label=label)
+    ax.set_xlabel("eps")
+    ax.set_ylabel("relative error vs analytic")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def gradient_vs_distance(curves, title="How far back does the gradient reach?",
+                         ylabel=r"$\|\partial E_T / \partial h_k\|$"):
+    """Gradient norm against the distance T - k in time, log scale.
+    curves: dict label -> norms (n,), where norms[d] belongs to distance d = 0, 1, ..."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, norms in curves.items():
+        norms = np.maximum(np.asarray(norms, dtype=float), 1e-300)
+        ax.semilogy(np.arange(len(norms)), norms, label=label)
+    ax.set_xlabel("distance in time T - k (steps)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def clipping_plot(norms, max_norm, title="Clipping by global norm"):
+    """Global gradient norm of several batches before and after clipping at max_norm.
+    norms (n,): the norms before clipping."""
+    norms = np.asarray(norms, dtype=float)
+    clipped = np.minimum(norms, max_norm)
+    n = np.arange(1, len(norms) + 1)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.semilogy(n, norms, "o-", color="#de2d26", label="before clipping")
+    ax.semilogy(n, clipped, "s-", color="#3182bd", label="after clipping")
+    ax.axhline(max_norm, color="k", ls="--", lw=1, label=f"max_norm = {max_norm:g}")
+    ax.set_xlabel("batch")
+    ax.set_ylabel("global gradient norm")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
 
 # --- notebook 10: training ---

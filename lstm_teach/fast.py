@@ -1,0 +1,237 @@
+"""The LSTM of sequence.py, fused and vectorised for training: same signatures, same numbers.
+
+lstm_teach.sequence is written to be read, one cell and twelve small products per step.
+This module computes the same forward pass and the same BPTT gradients (to about 1e-15 in
+float64) with the work reorganised for numpy and the BLAS; each choice below was timed with
+benchmarks/run.py on a 2-core machine rather than assumed:
+
+- The four gates are one fused weight, rows in the order o, i, f, g (not torch's i, f, g, o):
+  the three sigmoid gates are then one contiguous block of columns and the three gates that
+  dE/dc_t feeds (i, f, g) are another, so each element-wise step is one numpy call.
+- The input projection xs @ wx.T + b of all T steps is one large matrix product before the
+  loop; only h_(t-1) @ wh.T stays inside it.
+- The sigmoid rows of the fused weights are pre-scaled by 1/2 (exact in binary floating point),
+  so that one np.tanh call over all four gates gives both tanh(z_g) and, through
+  sigmoid(z) = 1/2 + 1/2 tanh(z/2), the three sigmoids. np.tanh beat np.exp-based forms in
+  float32 and in float64 on this machine.
+- The backward loop only carries dh and dc back; the factors that do not depend on them
+  (o (1 - o) tanh c_t, i (1 - i) g, ...) are computed for all steps at once, and the weight
+  gradients are two large products after the loop (dZ.T @ xs and dZ.T @ h_prev over all T B
+  rows) instead of 2 T small ones.
+- Buffers are allocated once per call and written in place (out=...).
+
+The cache is a FastCache (a NamedTuple, below). Like SeqCache it has xs, hs, cs, h0, c0, p:
+cache.cs (T, B, H) holds the cell states and cache.hs[-1], cache.cs[-1] the final state, which
+a training loop carries into the next chunk of a long sequence.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._validate import check_array, check_int
+from .params import LSTMParams, check_params
+
+# Internal gate order of the fused arrays: sigmoid gates first, then g.
+_ORDER = ("o", "i", "f", "g")
+
+
+class FastCache(NamedTuple):
+    """What lstm_backward needs, for T steps, batch B, input size I, hidden size H.
+
+    xs (T, B, I): the inputs; hs (T, B, H): hidden states h_1..h_T; cs (T, B, H): cell states
+    c_1..c_T (cs[-1] is the final cell state); h0, c0 (B, H): the initial state; p: the
+    parameters. Internal to this module: acts (T, B, 4H) the gate activations o, i, f, g in
+    that column order; tanh_cs (T, B, H) = tanh(cs); wh (4H, H) the fused recurrent weight in
+    the order o, i, f, g.
+    """
+
+    xs: np.ndarray
+    hs: np.ndarray
+    cs: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray
+    p: LSTMParams
+    acts: np.ndarray
+    ks: np.ndarray
+    k_c: np.ndarray
+    wh_t: np.ndarray
+
+
+def _fuse(p: LSTMParams):
+    """wx (4H, I), wh (4H, H), b (4H,) with the gate blocks in the order o, i, f, g."""
+    wx = np.concatenate([getattr(p, "wx" + g) for g in _ORDER])
+    wh = np.concatenate([getattr(p, "wh" + g) for g in _ORDER])
+    b = np.concatenate([getattr(p, "b" + g) for g in _ORDER])
+    return wx, wh, b
+
+
+def _unfuse(dwx, dwh, db) -> LSTMParams:
+    """Inverse of _fuse for gradients: split the o, i, f, g blocks into the 12 named arrays."""
+    H = dwh.shape[1]
+    arrays = {}
+    for k, g in enumerate(_ORDER):
+        rows = slice(k * H, (k + 1) * H)
+        arrays["wx" + g] = dwx[rows]
+        arrays["wh" + g] = dwh[rows]
+        arrays["b" + g] = db[rows]
+    return LSTMParams(**arrays)
+
+
+def lstm_forward(xs, p: LSTMParams, h0=None, c0=None):
+    """Run the LSTM over a sequence; the same result as lstm_teach.sequence.lstm_forward.
+
+    xs (T, B, I): inputs, time first, the dtype of p (float32 or float64); p: LSTMParams;
+    h0, c0 (B, H) or None for zeros.
+    Returns hs (T, B, H) and a FastCache (cache.cs (T, B, H) are the cell states; cache.hs[-1],
+    cache.cs[-1] the final state to carry on with). No argument is written to.
+    """
+    check_params(p)
+    H, I = p.wxi.shape
+    dtype = p.dtype
+    xs = check_array("xs", xs, ("T", "B", I), dtype=dtype, why=f"to match p.wxi {p.wxi.shape}")
+    T, B, _ = xs.shape
+    if T == 0:
+        raise ValueError(f"xs must hold at least one time step; got shape {xs.shape}")
+    why = f"to match xs {xs.shape} and p.whi {p.whi.shape}"
+    h0 = (np.zeros((B, H), dtype) if h0 is None
+          else check_array("h0", h0, (B, H), dtype=dtype, why=why))
+    c0 = (np.zeros((B, H), dtype) if c0 is None
+          else check_array("c0", c0, (B, H), dtype=dtype, why=why))
+
+    wx, wh, b = _fuse(p)
+    # Halving the sigmoid rows is exact, and turns tanh into sigmoid: s(z) = 1/2 + tanh(z/2)/2.
+    scale = np.ones((4 * H, 1), dtype)
+    scale[: 3 * H] = 0.5
+    wx_s, wh_s, b_s = wx * scale, wh * scale, b * scale[:, 0]
+    wh_s_t = wh_s.T
+
+    # One product for the input part of every step's pre-activation; acts is filled in place.
+    acts = np.matmul(xs.reshape(T * B, I), wx_s.T).reshape(T, B, 4 * H)
+    acts += b_s
+    hs = np.empty((T, B, H), dtype)
+    cs = np.empty((T, B, H), dtype)
+    ks = np.empty((T, B, 4 * H), dtype)
+    k_c = np.empty((T, B, H), dtype)
+    tanh_cs = np.empty((T, B, H), dtype)
+    rec = np.empty((B, 4 * H), dtype)
+    ig = np.empty((B, H), dtype)
+
+    h, c = h0, c0
+    for t in range(T):
+        a = acts[t]
+        np.matmul(h, wh_s_t, out=rec)
+        a += rec
+        np.tanh(a, out=a)
+        sig = a[:, : 3 * H]
+        sig *= 0.5
+        sig += 0.5
+        o, i, f, g = a[:, :H], a[:, H: 2 * H], a[:, 2 * H: 3 * H], a[:, 3 * H:]
+        c_new = cs[t]
+        np.multiply(f, c, out=c_new)
+        np.multiply(i, g, out=ig)
+        c_new += ig
+        tc = tanh_cs[t]
+        np.tanh(c_new, out=tc)
+        np.multiply(o, tc, out=hs[t])
+        # The factors of dZ that do not depend on dh or dc, while the step is in cache:
+        #   dzo = dh * [o (1 - o) tanh c],  dc += dh * [o (1 - tanh^2 c)],
+        #   (dzi, dzf, dzg) = dc * [i (1 - i) g, f (1 - f) c_prev, i (1 - g^2)].
+        kt = ks[t]
+        ksig = kt[:, : 3 * H]
+        np.subtract(1, sig, out=ksig)
+        ksig *= sig
+        kt[:, :H] *= tc
+        kt[:, H: 2 * H] *= g
+        kt[:, 2 * H: 3 * H] *= c
+        kg = kt[:, 3 * H:]
+        np.multiply(g, g, out=kg)
+        np.subtract(1, kg, out=kg)
+        kg *= i
+        kc = k_c[t]
+        np.multiply(tc, tc, out=kc)
+        np.subtract(1, kc, out=kc)
+        kc *= o
+        h, c = hs[t], c_new
+    return hs, FastCache(xs, hs, cs, h0, c0, p, acts, ks, k_c, np.ascontiguousarray(wh.T))
+
+
+def lstm_backward(dhs, cache: FastCache, truncate=None):
+    """BPTT; the same result as lstm_teach.sequence.lstm_backward.
+
+    dhs (T, B, H): dE/dh_t for every t, from the loss alone; cache: the FastCache of
+    lstm_forward. truncate: None for full BPTT, or k >= 1: the error injected at step t flows
+    back through at most k cells (t, ..., t-k+1); k >= T is full BPTT.
+    Returns grads (LSTMParams, summed over t), dh0 and dc0 (B, H).
+    """
+    if not isinstance(cache, FastCache):
+        raise ValueError("cache must be the FastCache returned by lstm_teach.fast.lstm_forward; "
+                         f"got {type(cache).__name__}")
+    hs = cache.hs
+    dhs = check_array("dhs", dhs, hs.shape, dtype=hs.dtype, why=f"to match hs {hs.shape}")
+    T, B, H = hs.shape
+    if truncate is not None:
+        truncate = check_int("truncate", truncate)
+
+    f = cache.acts[..., 2 * H: 3 * H]
+    k_o, k_ifg = cache.ks[..., :H], cache.ks[..., H:].reshape(T, B, 3, H)
+    dz = np.empty((T, B, 4 * H), hs.dtype)
+    k_c = cache.k_c
+    if truncate is None or truncate >= T:
+        dh0, dc0 = _sweep_full(dhs, dz, k_o, k_c, k_ifg, f, cache.wh_t.T)
+    else:
+        dh0, dc0 = _sweep_truncated(dhs, dz, k_o, k_c, k_ifg, f, cache.wh_t.T, truncate)
+
+    # The weights are shared by all steps: their gradients are single products over T*B rows.
+    I = cache.xs.shape[2]
+    dz2 = dz.reshape(T * B, 4 * H)
+    dwx = dz2.T @ cache.xs.reshape(T * B, I)
+    dwh = dz[0].T @ cache.h0
+    if T > 1:
+        dwh += dz2[B:].T @ hs[:-1].reshape((T - 1) * B, H)
+    db = dz2.sum(axis=0)
+    return _unfuse(dwx, dwh, db), dh0, dc0
+
+
+def _sweep_full(dhs, dz, k_o, k_c, k_ifg, f, wh):
+    """Fill dz (T, B, 4H) from t = T-1 down to 0, carrying dh and dc; return (dh0, dc0)."""
+    T, B, H = dhs.shape
+    dh = np.empty((B, H), dhs.dtype)
+    dc = np.empty((B, H), dhs.dtype)
+    dh_rec = np.zeros((B, H), dhs.dtype)
+    dc_rec = np.zeros((B, H), dhs.dtype)
+    for t in range(T - 1, -1, -1):
+        # h_t reaches the loss directly (dhs[t]) and through step t+1 (dh_rec).
+        np.add(dhs[t], dh_rec, out=dh)
+        np.multiply(dh, k_o[t], out=dz[t, :, :H])
+        np.multiply(dh, k_c[t], out=dc)
+        dc += dc_rec
+        np.multiply(dc[:, None, :], k_ifg[t], out=dz[t, :, H:].reshape(B, 3, H))
+        np.multiply(dc, f[t], out=dc_rec)
+        np.matmul(dz[t], wh, out=dh_rec)
+    return dh_rec, dc_rec
+
+
+def _sweep_truncated(dhs, dz, k_o, k_c, k_ifg, f, wh, k):
+    """Truncated BPTT with k < T: each step's error is its own stream, at most k cells long.
+
+    Up to k streams are alive at once; they are stacked (k, B, H) and pushed back together,
+    stream of origin t in slot t % k. dz[t] is the sum over the streams at step t.
+    """
+    T, B, H = dhs.shape
+    dh = np.zeros((k, B, H), dhs.dtype)
+    dc = np.zeros((k, B, H), dhs.dtype)
+    dzs = np.empty((k, B, 4 * H), dhs.dtype)
+    for t in range(T - 1, -1, -1):
+        dh[t % k] = dhs[t]  # a new stream starts; its slot was emptied one step later
+        np.multiply(dh, k_o[t], out=dzs[:, :, :H])
+        dc += dh * k_c[t]
+        np.multiply(dc[:, :, None, :], k_ifg[t], out=dzs[:, :, H:].reshape(k, B, 3, H))
+        dzs.sum(axis=0, out=dz[t])
+        dc *= f[t]
+        np.matmul(dzs, wh, out=dh)
+        if t > 0:
+            # The stream that started at t + k - 1 has now passed k cells: it stops here.
+            dh[(t - 1) % k] = 0
+            dc[(t - 1) % k] = 0
+    return dh.sum(axis=0), dc.sum(axis=0)
