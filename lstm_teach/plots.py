@@ -178,7 +178,7 @@ def cell_state_plot(cs, hs, xs=None, title="Cell state and output over time"):
     """
     cs, hs = np.asarray(cs), np.asarray(hs)
     rows = 2 if xs is None else 3
-    fig, axes = plt.subplots(rows, 1, figsize=(6.5, 1.6 * rows + 1), sharex=True)
+    fig, axes = plt.subplots(rows, 1, figsize=(7.0, 1.6 * rows + 1), sharex=True)
     t = np.arange(cs.shape[0])
     panels = [(axes[0], cs, "$c_t$", "cell state $c_t$ (unbounded)"),
               (axes[1], hs, "$h_t$", r"output $h_t = o\odot\tanh(c_t)$, in (-1, 1)")]
@@ -189,14 +189,14 @@ def cell_state_plot(cs, hs, xs=None, title="Cell state and output over time"):
         ax.set_xlabel("time step t")
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7, ncol=min(4, cs.shape[1]), loc="best")
-    axes[1].legend(fontsize=7, ncol=min(4, cs.shape[1]), loc="best")
+    for ax in axes[:2]:
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     if xs is not None:
         axes[2].plot(t, np.asarray(xs), color="black", lw=1.5, label="input $x_t$")
         axes[2].set_ylabel("$x_t$")
         axes[2].set_xlabel("time step t")
         axes[2].set_title("input", fontsize=10)
-        axes[2].legend(fontsize=7)
+        axes[2].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         axes[2].grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()

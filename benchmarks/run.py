@@ -1,0 +1,307 @@
+"""Time lstm_teach.fast against torch.nn.LSTM and the reference: forward plus backward.
+
+    python benchmarks/run.py            # the table of issue 5, on 1 and then 2 threads (~1 min)
+    python benchmarks/run.py --save     # the same, and write it into benchmarks/RESULTS.md
+    python benchmarks/run.py --repeats 5 --threads 1
+
+Every implementation runs in its own subprocess, with the BLAS and OpenMP thread counts fixed
+through the environment before numpy or torch is imported: in one process, numpy's OpenBLAS
+and torch's OpenMP pools compete for the same cores and distort both timings. Each case is
+warmed up twice, then timed `repeats` times (at least 5); the table shows medians. Ratios are
+taken between subprocesses of the same run, on the same machine, minutes apart at most.
+
+What is timed is one training step's LSTM work: hs = forward(xs) and the gradients of all
+weights for a given dE/dhs. Neither side computes dE/dxs (lstm_teach's API has no input
+gradient; torch is given inputs without requires_grad), so both do the same arithmetic:
+2 T B 4H (2I + 3H) floating-point operations ("flops done"). The issue's throughput target
+counts 3 x 2 T B (I+H) 4H, which includes the input gradient; both counts are printed.
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import pathlib
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SHAPES = [(100, 32, 64, 128), (100, 64, 256, 256)]
+SMALL = (50, 1, 32, 64)
+THROUGHPUT_SHAPE = (100, 64, 256, 256)
+RATIO_TARGET = {"float32": 1.0, "float64": 0.65}
+THROUGHPUT_TARGET = 0.85
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+# ----------------------------------------------------------------- worker side (subprocess)
+
+def _median_time(fn, repeats: int) -> float:
+    fn()
+    fn()  # warm-up: first-touch memory, BLAS buffers, torch's kernel selection
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _numpy_case(impl: str, T, B, I, H, dtype: str, repeats: int) -> float:
+    import numpy as np
+
+    import lstm_teach as lt
+    module = lt.fast if impl == "fast" else lt.sequence
+    rng = np.random.default_rng(0)
+    p = lt.init_params(I, H, seed=0, dtype=dtype)
+    xs = rng.standard_normal((T, B, I)).astype(dtype)
+    dhs = rng.standard_normal((T, B, H)).astype(dtype)
+
+    def step():
+        _, cache = module.lstm_forward(xs, p)
+        module.lstm_backward(dhs, cache)
+
+    return _median_time(step, repeats)
+
+
+def _torch_case(T, B, I, H, dtype: str, repeats: int) -> float:
+    import torch
+
+    torch_dtype = getattr(torch, dtype)
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(I, H).to(torch_dtype)
+    xs = torch.randn(T, B, I, dtype=torch_dtype)  # no requires_grad: no input gradient
+    dhs = torch.randn(T, B, H, dtype=torch_dtype)
+
+    def step():
+        lstm.zero_grad(set_to_none=True)
+        hs, _ = lstm(xs)
+        hs.backward(dhs)
+
+    return _median_time(step, repeats)
+
+
+def _matmul_case(dtype: str, repeats: int) -> float:
+    """numpy's best matrix-product throughput (flop/s) over a few large shapes."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    best = 0.0
+    # (T B, I+H) @ (I+H, 4H): the shape of the LSTM's big products; and a square one.
+    for m, k, n in ((6400, 512, 1024), (2048, 2048, 2048)):
+        a = rng.standard_normal((m, k)).astype(dtype)
+        b = rng.standard_normal((k, n)).astype(dtype)
+        best = max(best, 2 * m * k * n / _median_time(lambda a=a, b=b: a @ b, repeats))
+    return best
+
+
+def _blas_threads_reported() -> str:
+    """The thread count numpy's OpenBLAS reports about itself, read through ctypes."""
+    try:
+        maps = pathlib.Path("/proc/self/maps").read_text()
+    except OSError:
+        return "unknown"
+    libs = sorted({line.split()[-1] for line in maps.splitlines() if "openblas" in line.lower()
+                   and line.split()[-1].startswith("/")})
+    for path in libs:
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                     "openblas_get_num_threads"):
+            if hasattr(lib, name):
+                return str(getattr(lib, name)())
+    return "unknown"
+
+
+def worker(impl: str, threads: int, repeats: int) -> None:
+    sys.path.insert(0, str(ROOT))
+    results = []
+    if impl == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        info = {"torch_threads": torch.get_num_threads()}
+        for shape in SHAPES + [SMALL]:
+            for dtype in ("float32", "float64"):
+                results.append([shape, dtype, _torch_case(*shape, dtype, repeats)])
+    elif impl == "matmul":
+        import numpy  # noqa: F401  (loads OpenBLAS, so that its thread count can be read)
+
+        info = {"blas_threads": _blas_threads_reported()}
+        for dtype in ("float32", "float64"):
+            results.append([None, dtype, _matmul_case(dtype, repeats)])
+    else:
+        import numpy  # noqa: F401
+
+        info = {"blas_threads": _blas_threads_reported()}
+        shapes = SHAPES + [SMALL] if impl == "fast" else [SMALL]  # the reference is slow
+        for shape in shapes:
+            for dtype in ("float32", "float64"):
+                results.append([shape, dtype, _numpy_case(impl, *shape, dtype, repeats)])
+    print(json.dumps({"info": info, "results": results}))
+
+
+# ----------------------------------------------------------------- parent side
+
+def run_worker(impl: str, threads: int, repeats: int) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for var in THREAD_VARS:
+        env[var] = str(threads)
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", impl, "--threads", str(threads),
+         "--repeats", str(repeats)],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout
+    data = json.loads(out.strip().splitlines()[-1])
+    data["times"] = {(tuple(s) if s else None, d): t for s, d, t in data["results"]}
+    return data
+
+
+def flops_done(T, B, I, H) -> int:
+    """Forward (x and h products), dW_x, dW_h and dh_(t-1): no input gradient."""
+    return 2 * T * B * 4 * H * (2 * I + 3 * H)
+
+
+def flops_issue(T, B, I, H) -> int:
+    """The count the issue names: 3 x 2 T B (I+H) 4H (forward, weight and input gradients)."""
+    return 3 * 2 * T * B * (I + H) * 4 * H
+
+
+def machine_lines() -> list:
+    import numpy as np
+
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = f"{blas.get('name')} {blas.get('version')}"
+        openblas_config = np.show_config(mode="dicts")["Build Dependencies"]["blas"].get(
+            "openblas configuration", "")
+        if openblas_config:
+            blas += f" ({' '.join(openblas_config.split())})"
+    except Exception:  # numpy < 1.25 has no mode="dicts"
+        blas = "unknown"
+    try:
+        torch_info = subprocess.run(
+            [sys.executable, "-c", "import torch; print(torch.__version__); "
+             "print(torch.__config__.show())"], capture_output=True, text=True, check=True,
+            env=dict(os.environ, OMP_NUM_THREADS="1")).stdout
+        version = torch_info.splitlines()[0]
+        kinds = re.findall(r"BLAS_INFO=(\w+)", torch_info)
+        dnn = re.search(r"(oneDNN|MKL-DNN) v([\d.]+)", torch_info)
+        torch_line = (f"torch {version}, BLAS {kinds[0] if kinds else '?'}"
+                      + (f", {dnn.group(1)} {dnn.group(2)}" if dnn else ""))
+    except Exception as exc:
+        torch_line = f"torch not available ({type(exc).__name__})"
+    return [
+        f"machine: {cpu}, {os.cpu_count()} logical CPUs, {platform.system()} "
+        f"{platform.release()}",
+        f"python {platform.python_version()}, numpy {np.__version__}, BLAS {blas}",
+        torch_line,
+    ]
+
+
+def table(threads: int, repeats: int) -> list:
+    fast = run_worker("fast", threads, repeats)
+    torch = run_worker("torch", threads, repeats)
+    ref = run_worker("reference", threads, repeats)
+    mm = run_worker("matmul", threads, repeats)
+    lines = [
+        f"### {threads} thread{'s' if threads > 1 else ''}",
+        "",
+        f"{', '.join(f'{v}={threads}' for v in THREAD_VARS)}; torch.set_num_threads({threads}) "
+        f"(torch reports {torch['info']['torch_threads']}); numpy's OpenBLAS reports "
+        f"{fast['info']['blas_threads']} thread(s). Median of {repeats} runs after 2 warm-ups.",
+        "",
+        "| T, B, I, H | dtype | fast ms | torch ms | fast / torch | target | met |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
+    for shape in SHAPES:
+        for dtype in ("float32", "float64"):
+            tf, tt = fast["times"][shape, dtype], torch["times"][shape, dtype]
+            ratio, target = tf / tt, RATIO_TARGET[dtype]
+            lines.append(f"| {shape} | {dtype} | {tf * 1e3:.1f} | {tt * 1e3:.1f} | "
+                         f"{ratio:.2f} | <= {target} | {'yes' if ratio <= target else 'NO'} |")
+    lines += ["", "| T, B, I, H | dtype | fast ms | reference ms | torch ms | fast / reference "
+              "| target | met |", "|---|---|---:|---:|---:|---:|---|---|"]
+    for dtype in ("float32", "float64"):
+        tf, tr = fast["times"][SMALL, dtype], ref["times"][SMALL, dtype]
+        tt = torch["times"][SMALL, dtype]
+        lines.append(f"| {SMALL} | {dtype} | {tf * 1e3:.2f} | {tr * 1e3:.2f} | {tt * 1e3:.2f} | "
+                     f"{tf / tr:.2f} | <= 1.0 | {'yes' if tf <= tr else 'NO'} |")
+    shape = THROUGHPUT_SHAPE
+    tf = fast["times"][shape, "float32"]
+    peak = mm["times"][None, "float32"]
+    issue_rate, done_rate = flops_issue(*shape) / tf, flops_done(*shape) / tf
+    lines += [
+        "",
+        "| float32 throughput at (100, 64, 256, 256) | GFLOP/s | of numpy's matmul peak | target |",
+        "|---|---:|---:|---|",
+        f"| numpy matrix product (best of two large shapes) | {peak / 1e9:.1f} | 100 % | |",
+        f"| fast, issue's count 3 x 2TB(I+H)4H | {issue_rate / 1e9:.1f} | "
+        f"{100 * issue_rate / peak:.0f} % | >= {100 * THROUGHPUT_TARGET:.0f} % "
+        f"({'met' if issue_rate >= THROUGHPUT_TARGET * peak else 'NOT met'}) |",
+        f"| fast, flops done 2TB4H(2I+3H) | {done_rate / 1e9:.1f} | "
+        f"{100 * done_rate / peak:.0f} % | (for comparison) |",
+        f"| torch.nn.LSTM, flops done | {flops_done(*shape) / torch['times'][shape, 'float32'] / 1e9:.1f}"
+        f" | {100 * flops_done(*shape) / torch['times'][shape, 'float32'] / peak:.0f} % | |",
+        f"| BLAS floor: flops done at numpy's peak | {peak / 1e9:.1f} | "
+        f"{flops_done(*shape) / peak * 1e3:.0f} ms | |",
+        "",
+        f"float64 matrix-product peak: {mm['times'][None, 'float64'] / 1e9:.1f} GFLOP/s; "
+        f"BLAS floor at {shape} float64: {flops_done(*shape) / mm['times'][None, 'float64'] * 1e3:.0f}"
+        f" ms against torch's {torch['times'][shape, 'float64'] * 1e3:.0f} ms "
+        f"(ratio {flops_done(*shape) / mm['times'][None, 'float64'] / torch['times'][shape, 'float64']:.2f}"
+        " if every product ran at peak and the element-wise work took no time).",
+        "",
+    ]
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--save", action="store_true",
+                        help="also write the table into benchmarks/RESULTS.md")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.repeats < 5:
+        parser.error("--repeats must be at least 5")
+    if args.worker:
+        worker(args.worker, args.threads[0], args.repeats)
+        return 0
+    lines = ["## lstm_teach.fast against torch.nn.LSTM: forward + backward", ""]
+    lines += [f"- {line}" for line in machine_lines()] + [""]
+    print("\n".join(lines), flush=True)
+    for threads in args.threads:
+        block = table(threads, args.repeats)
+        print("\n".join(block), flush=True)
+        lines += block
+    if args.save:
+        save(lines)
+    return 0
+
+
+def save(lines: list) -> None:
+    """Put the table between the markers of benchmarks/RESULTS.md, keeping the notes around it."""
+    path = ROOT / "benchmarks" / "RESULTS.md"
+    start, end = "<!-- table:start -->", "<!-- table:end -->"
+    text = path.read_text() if path.exists() else f"# Benchmark results\n\n{start}\n{end}\n"
+    before, rest = text.split(start, 1)
+    after = rest.split(end, 1)[1]
+    path.write_text(before + start + "\n" + "\n".join(lines) + "\n" + end + after)
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
