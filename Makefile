@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@echo "Setting up $(VENV) (first run, or pyproject.toml changed): a minute or two"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -qq -e '.[test]'
+	$(BIN)/python -m pip install -qq -e '.[test,html]'
 	@# matplotlib builds its font cache on first import and says so on stderr; do it here,
 	@# not inside a notebook, where nbval would see the message as an unexpected output
 	$(BIN)/python -c "import matplotlib.pyplot"

@@ -202,9 +202,11 @@ def machine_lines() -> list:
                       + (f", {dnn.group(1)} {dnn.group(2)}" if dnn else ""))
     except Exception as exc:
         torch_line = f"torch not available ({type(exc).__name__})"
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     return [
         f"machine: {cpu}, {os.cpu_count()} logical CPUs, {platform.system()} "
-        f"{platform.release()}",
+        f"{platform.release()}; load average before the run {load} (other work on the cores "
+        "slows the 2-thread rows most)",
         f"python {platform.python_version()}, numpy {np.__version__}, BLAS {blas}",
         torch_line,
     ]
@@ -242,6 +244,9 @@ def table(threads: int, repeats: int) -> list:
     tf = fast["times"][shape, "float32"]
     peak = mm["times"][None, "float32"]
     issue_rate, done_rate = flops_issue(*shape) / tf, flops_done(*shape) / tf
+    torch_rate = flops_done(*shape) / torch["times"][shape, "float32"]
+    peak64, torch64 = mm["times"][None, "float64"], torch["times"][shape, "float64"]
+    floor64 = flops_done(*shape) / peak64
     lines += [
         "",
         "| float32 throughput at (100, 64, 256, 256) | GFLOP/s | of numpy's matmul peak | target |",
@@ -252,15 +257,14 @@ def table(threads: int, repeats: int) -> list:
         f"({'met' if issue_rate >= THROUGHPUT_TARGET * peak else 'NOT met'}) |",
         f"| fast, flops done 2TB4H(2I+3H) | {done_rate / 1e9:.1f} | "
         f"{100 * done_rate / peak:.0f} % | (for comparison) |",
-        f"| torch.nn.LSTM, flops done | {flops_done(*shape) / torch['times'][shape, 'float32'] / 1e9:.1f}"
-        f" | {100 * flops_done(*shape) / torch['times'][shape, 'float32'] / peak:.0f} % | |",
+        f"| torch.nn.LSTM, flops done | {torch_rate / 1e9:.1f} | "
+        f"{100 * torch_rate / peak:.0f} % | |",
         f"| BLAS floor: flops done at numpy's peak | {peak / 1e9:.1f} | "
         f"{flops_done(*shape) / peak * 1e3:.0f} ms | |",
         "",
-        f"float64 matrix-product peak: {mm['times'][None, 'float64'] / 1e9:.1f} GFLOP/s; "
-        f"BLAS floor at {shape} float64: {flops_done(*shape) / mm['times'][None, 'float64'] * 1e3:.0f}"
-        f" ms against torch's {torch['times'][shape, 'float64'] * 1e3:.0f} ms "
-        f"(ratio {flops_done(*shape) / mm['times'][None, 'float64'] / torch['times'][shape, 'float64']:.2f}"
+        f"float64 matrix-product peak: {peak64 / 1e9:.1f} GFLOP/s; BLAS floor at {shape} float64: "
+        f"{floor64 * 1e3:.0f} ms against torch's {torch64 * 1e3:.0f} ms "
+        f"(ratio {floor64 / torch64:.2f}"
         " if every product ran at peak and the element-wise work took no time).",
         "",
     ]

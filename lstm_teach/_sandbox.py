@@ -112,7 +112,8 @@ def unpack(kind: str, returned) -> dict:
         try:
             out["losses"] = _array("losses", [float(v) for v in losses])
         except (TypeError, ValueError):
-            raise UnpackError(f"losses must be a list of numbers; got {_describe(losses)}") from None
+            raise UnpackError(f"losses must be a list of numbers; got {_describe(losses)}"
+                              ) from None
         return out
     raise ValueError(f"unknown kind {kind!r}")
 
@@ -187,10 +188,12 @@ def decode_value(v, types: dict):
 # ---------------------------------------------------------------- code fingerprints
 
 def code_fingerprint(code) -> str:
-    """A hash of what a code object does: its bytecode, names and non-string constants.
+    """A hash of a code object: its bytecode, names and constants (docstring included).
 
-    File name, line numbers and docstrings are left out, so a verbatim copy of a function
-    (loaded from another file, or pasted into a notebook) has the same fingerprint.
+    File name and line numbers are left out, so a verbatim copy of a function (loaded from
+    another file, or pasted into a notebook) has the same fingerprint. The docstring is kept:
+    a one-line answer written in the exercise's own function, under the exercise's docstring,
+    must not match the reference's one-liner by accident.
     """
     h = hashlib.sha256()
     h.update(code.co_code)
@@ -198,7 +201,7 @@ def code_fingerprint(code) -> str:
     for const in code.co_consts:
         if hasattr(const, "co_code"):
             h.update(code_fingerprint(const).encode())
-        elif not isinstance(const, (str, bytes)):
+        else:
             h.update(repr(const).encode())
     return h.hexdigest()
 

@@ -238,13 +238,14 @@ def error_bars(names, errors, tol=1e-6, title="Relative error against central di
         ax.bar(x + (k - (len(errors) - 1) / 2) * width, values, width, label=label)
     ax.axhline(tol, color="black", ls="--", lw=1, label=f"pass mark {tol:g}")
     ax.set_yscale("log")
-    ax.set_ylim(1e-16, 10)
+    ax.set_ylim(1e-16, 1e6)  # headroom above 1 keeps the legend off the bars
+    ax.set_yticks([10.0**k for k in range(-15, 1, 3)])  # a relative error is at most 1
     ax.set_xticks(x)
     ax.set_xticklabels(names, rotation=45 if len(names) > 6 else 0)
     ax.set_title(title)
     ax.set_xlabel("quantity")
     ax.set_ylabel("relative error")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper center", ncol=2)
     fig.tight_layout()
     return fig
 
@@ -389,3 +390,50 @@ def clipping_plot(norms, max_norm, title="Clipping by global norm"):
 
 
 # --- notebook 10: training ---
+
+def loss_curves(curves, title="Training loss", ylabel="loss", smooth=1, logy=True):
+    """Loss against step, one line per run.
+
+    curves: dict label -> sequence (N,) of losses (not modified); smooth: width of a moving
+    average drawn over the raw curve (1 = none). Returns the Figure.
+    """
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, values in curves.items():
+        values = np.asarray(values, dtype=np.float64)
+        steps = np.arange(1, len(values) + 1)
+        if smooth > 1 and len(values) >= smooth:
+            line, = ax.plot(steps, values, alpha=0.25, lw=0.8)
+            avg = np.convolve(values, np.ones(smooth) / smooth, mode="valid")
+            ax.plot(steps[smooth - 1:], avg, color=line.get_color(),
+                    label=f"{label} (mean of {smooth} steps)")
+        else:
+            ax.plot(steps, values, label=label)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def sine_prediction_plot(xs, ys, preds, title="Continuing a sine wave, one step ahead"):
+    """One sequence: the input wave, the next values to predict and the predictions.
+
+    xs, ys (T,) input and target; preds: dict label -> (T,) predictions. Returns the Figure.
+    """
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    steps = np.arange(len(xs))
+    ax.plot(steps, np.asarray(xs), color="0.7", lw=3, label="input $x_t$")
+    ax.plot(steps, np.asarray(ys), "k--", lw=1.5, label="target $y_t = x_{t+1}$")
+    for label, values in preds.items():
+        ax.plot(steps, np.asarray(values), marker=".", ms=4, lw=1, label=label)
+    ax.set_title(title)
+    ax.set_xlabel("time step t")
+    ax.set_ylabel("value")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig

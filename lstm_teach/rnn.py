@@ -14,6 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._validate import check_array, check_int
+
 
 class RNNCache(NamedTuple):
     """What rnn_backward needs from rnn_forward.
@@ -38,19 +40,6 @@ class RNNGrads(NamedTuple):
     db: np.ndarray
 
 
-def _as_float_array(name: str, a) -> np.ndarray:
-    a = np.asarray(a)
-    if not np.issubdtype(a.dtype, np.floating):
-        raise ValueError(f"{name} must hold floating-point numbers; got dtype {a.dtype}")
-    return a
-
-
-def _check_shape(name: str, a: np.ndarray, expected: tuple, why: str = "") -> None:
-    if a.shape != expected:
-        shown = str(tuple(expected))
-        raise ValueError(f"{name} must have shape {shown}{why}; got {a.shape}")
-
-
 def init_rnn_params(input_size: int, hidden_size: int, seed: int = 0, dtype=np.float64,
                     scale: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Random (wx (H, I), wh (H, H), b (H,)), uniform in [-scale, scale].
@@ -58,9 +47,8 @@ def init_rnn_params(input_size: int, hidden_size: int, seed: int = 0, dtype=np.f
     The default scale 1/sqrt(H) is torch.nn.RNN's. b is drawn too (not zero) so that gradient
     checks exercise the bias.
     """
-    if input_size < 1 or hidden_size < 1:
-        raise ValueError(
-            f"input_size and hidden_size must be >= 1; got {input_size} and {hidden_size}")
+    input_size = check_int("input_size", input_size)
+    hidden_size = check_int("hidden_size", hidden_size)
     if scale is None:
         scale = 1.0 / np.sqrt(hidden_size)
     rng = np.random.default_rng(seed)
@@ -75,29 +63,22 @@ def rnn_forward(xs, wx, wh, b, h0=None) -> tuple[np.ndarray, RNNCache]:
 
     xs (T, B, I) inputs; wx (H, I), wh (H, H), b (H,) parameters; h0 (B, H) or None for zeros.
     Returns hs (T, B, H), the hidden state at every step, and an RNNCache for rnn_backward.
-    The result has the dtype numpy gives xs combined with the parameters (float32 stays float32).
+    Every array must have wx's dtype (float32 or float64), which the results keep.
     """
-    xs = _as_float_array("xs", xs)
-    wx = _as_float_array("wx", wx)
-    wh = _as_float_array("wh", wh)
-    b = _as_float_array("b", b)
-    if wx.ndim != 2:
-        raise ValueError(f"wx must have shape (H, I), 2 dimensions; got {wx.shape}")
+    wx = check_array("wx", wx, ("H", "I"))
     H, I = wx.shape
-    if xs.ndim != 3:
-        raise ValueError(f"xs must have shape (T, B, {I}) (time, batch, input); got {xs.shape}")
+    why = f"to match wx {wx.shape}"
+    wh = check_array("wh", wh, (H, H), dtype=wx.dtype, why=why)
+    b = check_array("b", b, (H,), dtype=wx.dtype, why=why)
+    xs = check_array("xs", xs, ("T", "B", I), dtype=wx.dtype, why=why)
     T, B, _ = xs.shape
-    if T < 1 or B < 1:
+    if T == 0 or B == 0:
         raise ValueError(f"xs must have at least one time step and one batch entry; got {xs.shape}")
-    _check_shape("xs", xs, (T, B, I), f" to match wx {wx.shape}")
-    _check_shape("wh", wh, (H, H), f" to match wx {wx.shape}")
-    _check_shape("b", b, (H,), f" to match wx {wx.shape}")
     if h0 is None:
-        h0 = np.zeros((B, H), dtype=np.result_type(xs, wx, wh, b))
-    else:
-        h0 = _as_float_array("h0", h0)
-        _check_shape("h0", h0, (B, H), f" (batch from xs {xs.shape}, hidden from wx {wx.shape})")
-    dtype = np.result_type(xs, wx, wh, b, h0)
+        h0 = np.zeros((B, H), dtype=wx.dtype)
+    h0 = check_array("h0", h0, (B, H), dtype=wx.dtype,
+                     why=f"to match xs {xs.shape} and wx {wx.shape}")
+    dtype = wx.dtype
 
     hs = np.empty((T, B, H), dtype=dtype)
     h = h0
@@ -113,6 +94,11 @@ def rnn_step_backward(dh, t: int, cache: RNNCache):
     Returns (dwx (H, I), dwh (H, H), db (H,), dh_prev (B, H)): step t's share of the parameter
     gradients and the part of dE/dh_(t-1) that flows through step t.
     """
+    T = cache.hs.shape[0]
+    if not isinstance(t, (int, np.integer)) or not 0 <= t < T:
+        raise ValueError(f"t must be a step index in 0..{T - 1}; got {t!r}")
+    dh = check_array("dh", dh, cache.h0.shape, dtype=cache.hs.dtype,
+                     why="to match h0 from rnn_forward")
     h = cache.hs[t]
     h_prev = cache.hs[t - 1] if t > 0 else cache.h0
     dz = dh * (1.0 - h * h)  # tanh'(z) written with the output h = tanh(z)
@@ -128,8 +114,8 @@ def rnn_backward(dhs, cache: RNNCache) -> tuple[RNNGrads, np.ndarray]:
     """
     if not isinstance(cache, RNNCache):
         raise ValueError(f"cache must be the RNNCache that rnn_forward returned; got {type(cache)}")
-    dhs = _as_float_array("dhs", dhs)
-    _check_shape("dhs", dhs, cache.hs.shape, " to match hs from rnn_forward")
+    dhs = check_array("dhs", dhs, cache.hs.shape, dtype=cache.hs.dtype,
+                      why="to match hs from rnn_forward")
     dwx = np.zeros_like(cache.wx, dtype=cache.hs.dtype)
     dwh = np.zeros_like(cache.wh, dtype=cache.hs.dtype)
     db = np.zeros_like(cache.b, dtype=cache.hs.dtype)

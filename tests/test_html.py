@@ -3,6 +3,7 @@
 import html.parser
 import importlib.util
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -63,7 +64,7 @@ def test_small_course_builds_with_titles_order_and_rewritten_links(tmp_path):
     written = build_html.build(notebooks, out)
 
     expected = ["01_first.html", "02_second.html", "index.html"]
-    assert sorted(p.name for p in out.iterdir()) == expected  # scratch.ipynb is not course
+    assert sorted(p.name for p in out.iterdir() if p.name != "mathjax") == expected
     assert [p.name for p in written] == expected
     index = (out / "index.html").read_text()
     assert _hrefs(out / "index.html") == ["01_first.html", "02_second.html"]
@@ -107,3 +108,17 @@ def test_the_course_renders_with_index_and_working_links(tmp_path):
             assert not (sibling and href.endswith(".ipynb")), f"{page.name} still links to {href}"
             if href.endswith(".html"):
                 assert (out / href).is_file(), f"{page.name} links to missing {href}"
+
+
+def test_pages_load_nothing_from_the_network(tmp_path):
+    """MathJax is copied beside the pages; no script or style comes from a CDN."""
+    notebooks = tmp_path / "nbs"
+    notebooks.mkdir()
+    _write_notebook(notebooks / "01_maths.ipynb", "Maths", "The loss $E = \\frac12 (h - y)^2$.")
+    out = tmp_path / "site"
+    _load_build_html().build(notebooks, out)
+    page = (out / "01_maths.html").read_text()
+    sources = re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', page)
+    assert sources and not [s for s in sources if s.startswith(("http:", "https:", "//"))]
+    mathjax = [s for s in sources if "MathJax.js" in s]
+    assert mathjax and (out / mathjax[0].split("?")[0]).is_file()

@@ -162,12 +162,12 @@ def test_init_rnn_params_shapes_and_seed():
     "change, match",
     [
         (dict(xs=np.zeros((T, B))), r"xs must have shape \(T, B, 4\)"),
-        (dict(xs=np.zeros((T, B, I + 1))), r"xs must have shape \(5, 3, 4\).*got \(5, 3, 5\)"),
+        (dict(xs=np.zeros((T, B, I + 1))), r"xs must have shape \(T, B, 4\).*got \(5, 3, 5\)"),
         (dict(wh=np.zeros((H, H + 1))), r"wh must have shape \(6, 6\).*got \(6, 7\)"),
         (dict(b=np.zeros(H + 1)), r"b must have shape \(6,\).*got \(7,\)"),
         (dict(h0=np.zeros((B + 1, H))), r"h0 must have shape \(3, 6\).*got \(4, 6\)"),
         (dict(wx=np.zeros(H)), r"wx must have shape \(H, I\)"),
-        (dict(xs=np.zeros((T, B, I), dtype=int)), r"xs must hold floating-point"),
+        (dict(xs=np.zeros((T, B, I), dtype=int)), r"xs must have dtype float64 .*; got int"),
         (dict(xs=np.zeros((0, B, I))), r"at least one time step"),
     ],
 )
@@ -185,3 +185,12 @@ def test_bad_backward_input_raises_clear_value_error():
         rnn_backward(w[:-1], cache)
     with pytest.raises(ValueError, match="cache must be the RNNCache"):
         rnn_backward(w, (xs, h0))
+
+
+def test_bad_step_backward_input_raises_clear_value_error():
+    xs, wx, wh, b, h0, w = _problem()
+    _, cache = rnn_forward(xs, wx, wh, b, h0)
+    with pytest.raises(ValueError, match=r"t must be a step index in 0..4; got 5"):
+        rnn_step_backward(w[0], T, cache)
+    with pytest.raises(ValueError, match=r"dh must have shape \(3, 6\).*got \(6,\)"):
+        rnn_step_backward(w[0, 0], 0, cache)

@@ -7,16 +7,19 @@ Every notebooks/NN_*.ipynb becomes NN_*.html as stored (the notebooks are kept e
 nothing is re-run and no kernel is needed), figures embedded as PNG data. Links between
 notebooks (`[next](08_through_time.ipynb)`) are rewritten to the .html pages, and index.html
 lists the notebooks in order with the title of each (its first `# ` heading).
-Offline: nothing is downloaded at build time. The pages load MathJax from its CDN to typeset
-the LaTeX when they are viewed; without a connection the formulas show as LaTeX source.
+Offline, at build time and when reading: MathJax, which typesets the LaTeX, is copied from the
+jupyter-server-mathjax package into site/mathjax/, and the pages load it from there rather than
+from a CDN. RequireJS, which the template adds for widgets, is left out: the course has none.
 """
 
 import argparse
 import html
 import pathlib
 import re
+import shutil
 import sys
 
+import jupyter_server_mathjax
 import nbformat
 from nbconvert import HTMLExporter
 
@@ -42,13 +45,23 @@ def title_of(nb) -> str:
     return ""
 
 
+MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+_REQUIRE_JS = re.compile(r'<script src="[^"]*require(\.min)?\.js"></script>\n?')
+
+
+def copy_mathjax(output_dir: pathlib.Path) -> None:
+    """MathJax 2 (what nbconvert's template expects) into output_dir/mathjax."""
+    static = pathlib.Path(jupyter_server_mathjax.__file__).parent / "static"
+    shutil.copytree(static, output_dir / "mathjax", dirs_exist_ok=True)
+
+
 def _link_pages(body: str) -> str:
     return _NOTEBOOK_LINK.sub(
         lambda m: f'href="{m["name"]}.html{m["anchor"] or ""}"', body)
 
 
 def render_index(entries: list[tuple[str, str]]) -> str:
-    """index.html for [(page file name, title), ...] in course order."""
+    """index.html for [(page file name, title), ...] in course order (titles carry their number)."""
     items = "\n".join(
         f'    <li><a href="{html.escape(page)}">{html.escape(title)}</a></li>'
         for page, title in entries
@@ -60,6 +73,7 @@ def render_index(entries: list[tuple[str, str]]) -> str:
   <title>lstm-teach: the LSTM and backpropagation through time</title>
   <style>
     body {{ font-family: sans-serif; max-width: 46em; margin: 2em auto; line-height: 1.5; }}
+    ul {{ list-style: none; padding-left: 0; }}
     li {{ margin: 0.3em 0; }}
   </style>
 </head>
@@ -67,9 +81,9 @@ def render_index(entries: list[tuple[str, str]]) -> str:
   <h1>lstm-teach: the LSTM and backpropagation through time</h1>
   <p>The course notebooks, rendered with their stored outputs. To run and change them,
   open the notebooks in Jupyter (<code>make lab</code>).</p>
-  <ol>
+  <ul>
 {items}
-  </ol>
+  </ul>
 </body>
 </html>
 """
@@ -81,14 +95,16 @@ def build(notebook_dir: pathlib.Path, output_dir: pathlib.Path) -> list[pathlib.
     if not paths:
         raise ValueError(f"no notebooks (NN_*.ipynb) found in {notebook_dir}")
     output_dir.mkdir(parents=True, exist_ok=True)
-    exporter = HTMLExporter()  # the default template: stored outputs, no execution
+    copy_mathjax(output_dir)
+    # the default template: stored outputs, no execution
+    exporter = HTMLExporter(mathjax_url=MATHJAX_URL)
     entries = []
     written = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
         page = output_dir / f"{path.stem}.html"
-        page.write_text(_link_pages(body), encoding="utf-8")
+        page.write_text(_link_pages(_REQUIRE_JS.sub("", body)), encoding="utf-8")
         entries.append((page.name, title_of(nb) or path.stem))
         written.append(page)
     index = output_dir / "index.html"

@@ -1,0 +1,254 @@
+"""Training on lstm_teach.fast: a loop with gradient clipping, a loss history, a progress bar.
+
+    result = train_sine(steps=300)            # an LSTM + linear read-out continues a sine wave
+    result = train_chars(steps=600)           # a character model on the shipped fables
+    print(sample_chars(result.params, result.vocab, prime="the ", length=200))
+
+fit() is the loop itself and knows nothing about the task: it calls loss_and_grads(params,
+step) -> (loss, grads), clips the gradients by their global norm, lets the optimiser take a
+step and records the loss. Parameters are (LSTMParams, {"wy": (O, H), "by": (O,)}): the
+LSTM and a linear read-out from its hidden state.
+
+The progress bar prints a fixed number of updates with losses rounded to 4 decimals, and the
+time only as "N.N s elapsed" at the end, so a notebook's stored output is the same on every
+run once that pattern is masked (tests/nbval_sanitize.cfg does).
+"""
+
+import sys
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from . import fast
+from ._validate import check_int
+from .datasets import CharTask, Vocab, char_task, sine_wave
+from .losses import linear_backward, linear_forward, mse_loss, softmax, softmax_cross_entropy
+from .optim import Adam, clip_by_global_norm
+from .params import init_params
+
+
+class ProgressBar:
+    """`label [########............]  40% step 80/200  loss 0.1234`, rewritten in place.
+
+    total: number of steps; updates: how many times the line is redrawn (at evenly spaced
+    steps, so the printed text does not depend on speed); width: characters of the bar;
+    file: where to write (default sys.stdout). Call update(step, loss) after every step
+    (1-based step), then close(loss) once.
+    """
+
+    def __init__(self, total: int, label: str = "", updates: int = 10, width: int = 20,
+                 file=None):
+        self.total = check_int("total", total)
+        self.updates = check_int("updates", updates)
+        self.label, self.width, self.file = label, width, file
+        self.start = time.perf_counter()
+        self._marks = {max(1, round(k * self.total / self.updates))
+                       for k in range(1, self.updates + 1)}
+
+    def _line(self, step: int, loss: float) -> str:
+        done = int(self.width * step / self.total)
+        bar = "#" * done + "." * (self.width - done)
+        prefix = f"{self.label} " if self.label else ""
+        return (f"{prefix}[{bar}] {100 * step // self.total:3d}% step {step}/{self.total}"
+                f"  loss {loss:.4f}")
+
+    def update(self, step: int, loss: float) -> None:
+        if step in self._marks and step < self.total:
+            print("\r" + self._line(step, loss), end="", file=self.file or sys.stdout,
+                  flush=True)
+
+    def close(self, loss: float) -> float:
+        """Print the final line with the elapsed time; return the seconds elapsed."""
+        seconds = time.perf_counter() - self.start
+        print(f"\r{self._line(self.total, loss)}  ({seconds:.1f} s elapsed)",
+              file=self.file or sys.stdout, flush=True)
+        return seconds
+
+
+class TrainResult(NamedTuple):
+    """params: (LSTMParams, read-out dict); losses: the loss of every step (list of floats);
+    seconds: wall time of the loop; vocab: the Vocab of a character model (else None);
+    samples: {step: text} generated during training (character model only)."""
+
+    params: tuple
+    losses: list
+    seconds: float
+    vocab: Vocab | None = None
+    samples: dict | None = None
+
+
+def fit(loss_and_grads, params, optimizer, steps: int, clip: float | None = None,
+        progress: bool = True, label: str = "", callback=None):
+    """Run `steps` optimisation steps; return (params, losses, seconds).
+
+    loss_and_grads(params, step) -> (loss: float, grads with params's structure), step 0-based.
+    optimizer: an lstm_teach.optim optimiser (step(params, grads) -> new params).
+    clip: max global norm of the gradient (None: no clipping).
+    callback(step, params): called after each step (1-based step), e.g. to draw samples.
+    """
+    steps = check_int("steps", steps)
+    bar = ProgressBar(steps, label=label) if progress else None
+    start = time.perf_counter()
+    losses = []
+    for step in range(steps):
+        loss, grads = loss_and_grads(params, step)
+        if not np.isfinite(loss):
+            raise FloatingPointError(f"the loss became {loss} at step {step}: lower the "
+                                     "learning rate or clip the gradients")
+        if clip is not None:
+            grads, _ = clip_by_global_norm(grads, clip)
+        params = optimizer.step(params, grads)
+        losses.append(float(loss))
+        if bar:
+            bar.update(step + 1, loss)
+        if callback:
+            callback(step + 1, params)
+    seconds = bar.close(losses[-1]) if bar else time.perf_counter() - start
+    return params, losses, seconds
+
+
+def init_model(input_size: int, hidden_size: int, output_size: int, seed: int = 0,
+               dtype=np.float64) -> tuple:
+    """(LSTMParams, {"wy": (O, H), "by": (O,)}): an LSTM and its linear read-out.
+
+    The read-out starts small (U(-1/sqrt(H), 1/sqrt(H))) and its bias at zero.
+    """
+    p = init_params(input_size, hidden_size, seed=seed, dtype=dtype)
+    H, O = hidden_size, check_int("output_size", output_size)
+    rng = np.random.default_rng(seed + 1)
+    k = 1 / np.sqrt(H)
+    return p, {"wy": rng.uniform(-k, k, size=(O, H)).astype(dtype), "by": np.zeros(O, dtype)}
+
+
+def _model_forward(params, xs, h0=None, c0=None):
+    p, readout = params
+    hs, cache = fast.lstm_forward(xs, p, h0, c0)
+    return linear_forward(hs, readout["wy"], readout["by"]), hs, cache
+
+
+def _model_backward(dout, params, hs, cache):
+    p, readout = params
+    dhs, dwy, dby = linear_backward(dout, hs, readout["wy"])
+    grads, _, _ = fast.lstm_backward(dhs, cache)
+    return grads, {"wy": dwy, "by": dby}
+
+
+# ------------------------------------------------------------------------ the sine wave
+
+def sine_loss(params, xs, ys) -> float:
+    """Mean over T B of 1/2 (prediction - y)^2 for sine_wave data xs, ys (T, B, 1)."""
+    pred, _, _ = _model_forward(params, xs)
+    return mse_loss(pred, ys, reduction="mean")[0]
+
+
+def train_sine(steps: int = 300, hidden_size: int = 16, T: int = 50, B: int = 16,
+               period: float = 20.0, lr: float = 0.01, clip: float | None = 1.0,
+               seed: int = 0, dtype=np.float64, progress: bool = True) -> TrainResult:
+    """Teach an LSTM (1 input, hidden_size units) and a read-out to continue a sine wave.
+
+    Each step draws B new waves with random phases (sine_wave with seed + step), so the
+    network must learn the wave, not the batch. Loss: mse_loss with reduction="mean", i.e.
+    the mean over T B of 1/2 (prediction - next value)^2. Optimiser: Adam(lr).
+    """
+    params = init_model(1, hidden_size, 1, seed=seed, dtype=dtype)
+
+    def loss_and_grads(params, step):
+        xs, ys = sine_wave(T, B, period=period, seed=seed + 1 + step, dtype=dtype)
+        pred, hs, cache = _model_forward(params, xs)
+        loss, dpred = mse_loss(pred, ys, reduction="mean")
+        return loss, _model_backward(dpred, params, hs, cache)
+
+    params, losses, seconds = fit(loss_and_grads, params, Adam(lr), steps, clip=clip,
+                                  progress=progress, label="sine")
+    return TrainResult(params, losses, seconds)
+
+
+# ------------------------------------------------------------------------ characters
+
+def sample_chars(params, vocab: Vocab, prime: str = "the ", length: int = 200,
+                 temperature: float = 0.8, seed: int = 0) -> str:
+    """Text generated by a character model: prime, then `length` sampled characters.
+
+    temperature < 1 sharpens the softmax (more likely characters, less variety), > 1 flattens
+    it. The same seed gives the same text.
+    """
+    length = check_int("length", length, minimum=0)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive; got {temperature!r}")
+    if not prime:
+        raise ValueError("prime must be a non-empty str (the model needs a first character)")
+    p, _ = params
+    rng = np.random.default_rng(seed)
+    xs = vocab.one_hot(vocab.encode(prime), dtype=p.dtype)[:, None, :]  # (len(prime), 1, V)
+    logits, hs, cache = _model_forward(params, xs)
+    h, c = hs[-1], cache.cs[-1]
+    out = []
+    for _ in range(length):
+        probs = softmax(logits[-1, 0].astype(np.float64) / temperature)
+        k = int(rng.choice(vocab.size, p=probs / probs.sum()))
+        out.append(vocab.chars[k])
+        x = vocab.one_hot(np.array([[k]]), dtype=p.dtype)  # (1, 1, V)
+        logits, hs, cache = _model_forward(params, x, h, c)
+        h, c = hs[-1], cache.cs[-1]
+    return prime + "".join(out)
+
+
+def char_loss(params, task: CharTask, T: int = 32) -> float:
+    """Mean cross-entropy (nats per character) over every chunk of task, state carried."""
+    p, _ = params
+    total, count, h, c = 0.0, 0, None, None
+    for inputs, targets in task.chunks(T):
+        logits, hs, cache = _model_forward(params, task.vocab.one_hot(inputs, p.dtype), h, c)
+        total += softmax_cross_entropy(logits, targets, reduction="sum")[0]
+        count += targets.size
+        h, c = hs[-1], cache.cs[-1]
+    return total / count
+
+
+def train_chars(steps: int = 600, hidden_size: int = 64, T: int = 32, B: int = 16,
+                lr: float = 0.01, clip: float | None = 5.0, seed: int = 0,
+                dtype=np.float32, task: CharTask | None = None, sample_at=(),
+                sample_length: int = 120, prime: str = "the ",
+                progress: bool = True) -> TrainResult:
+    """Train a character model (LSTM + read-out + softmax) on the shipped fables.
+
+    The text is cut into B streams (char_task); each step takes the next chunk of T
+    characters of every stream, starting from the (h, c) the previous chunk ended with:
+    truncated BPTT over chunks, with the state, not the gradient, carried across. The state
+    is reset to zeros when the streams run out and start again. Loss: softmax_cross_entropy
+    with reduction="mean", in nats per character (log(V) ~ 3.5 for guessing uniformly).
+    sample_at: steps after which sample_chars(prime, sample_length) is stored in
+    result.samples (0 = before training).
+    """
+    task = char_task(B) if task is None else task
+    V = task.vocab.size
+    params = init_model(V, hidden_size, V, seed=seed, dtype=dtype)
+    samples = {}
+    state = {"chunks": None, "h": None, "c": None}
+
+    def next_chunk():
+        while True:
+            if state["chunks"] is None:
+                state["chunks"], state["h"], state["c"] = task.chunks(T), None, None
+            chunk = next(state["chunks"], None)
+            if chunk is not None:
+                return chunk
+            state["chunks"] = None
+
+    def loss_and_grads(params, step):
+        inputs, targets = next_chunk()
+        xs = task.vocab.one_hot(inputs, dtype)
+        logits, hs, cache = _model_forward(params, xs, state["h"], state["c"])
+        state["h"], state["c"] = hs[-1].copy(), cache.cs[-1].copy()
+        loss, dlogits = softmax_cross_entropy(logits, targets, reduction="mean")
+        return loss, _model_backward(dlogits, params, hs, cache)
+
+    def sample(step, params):
+        if step in sample_at:
+            samples[step] = sample_chars(params, task.vocab, prime, sample_length, seed=seed)
+
+    sample(0, params)
+    params, losses, seconds = fit(loss_and_grads, params, Adam(lr), steps, clip=clip,
+                                  progress=progress, label="chars", callback=sample)
+    return TrainResult(params, losses, seconds, task.vocab, samples)

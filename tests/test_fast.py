@@ -1,0 +1,193 @@
+"""lstm_teach.fast against the reference (lstm_teach.sequence) and against torch.nn.LSTM."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import random_problem
+
+import lstm_teach as lt
+from lstm_teach import fast
+
+SHAPES = [  # (T, B, I, H): T = 1, B = 1, H = 1 and I != H among them
+    (1, 1, 1, 1),
+    (1, 3, 2, 4),
+    (5, 1, 3, 2),
+    (4, 2, 3, 1),
+    (7, 3, 5, 4),
+    (12, 4, 6, 8),
+]
+TRUNCATES = [None, 1, 2, 3, 5, 100]
+
+
+def max_diff(a, b):
+    return float(np.max(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, np.float64))))
+
+
+def rel_diff(a, b):
+    """Largest difference relative to the largest entry (1 when both are zero)."""
+    scale = max(1.0, float(np.max(np.abs(a))), float(np.max(np.abs(b))))
+    return max_diff(a, b) / scale
+
+
+def both(xs, p, h0, c0, dhs, truncate):
+    hs_r, cache_r = lt.lstm_forward(xs, p, h0, c0)
+    g_r, dh0_r, dc0_r = lt.lstm_backward(dhs, cache_r, truncate=truncate)
+    hs_f, cache_f = fast.lstm_forward(xs, p, h0, c0)
+    g_f, dh0_f, dc0_f = fast.lstm_backward(dhs, cache_f, truncate=truncate)
+    return (hs_r, cache_r, g_r, dh0_r, dc0_r), (hs_f, cache_f, g_f, dh0_f, dc0_f)
+
+
+@pytest.mark.parametrize("truncate", TRUNCATES, ids=lambda k: f"k{k}")
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "T{}-B{}-I{}-H{}".format(*s))
+def test_matches_reference_float64(shape, truncate):
+    p, xs, h0, c0, dhs = random_problem(*shape, seed=sum(shape))
+    ref, fst = both(xs, p, h0, c0, dhs, truncate)
+    assert rel_diff(ref[0], fst[0]) < 1e-12
+    assert rel_diff(ref[1].cs, fst[1].cs) < 1e-12
+    for name in lt.LSTMParams._fields:
+        assert rel_diff(getattr(ref[2], name), getattr(fst[2], name)) < 1e-12, name
+    assert rel_diff(ref[3], fst[3]) < 1e-12
+    assert rel_diff(ref[4], fst[4]) < 1e-12
+
+
+def test_truncation_changes_the_gradient():
+    """Guard against a truncate argument that is accepted and ignored."""
+    p, xs, h0, c0, dhs = random_problem(6, 2, 3, 4, seed=5)
+    _, cache = fast.lstm_forward(xs, p, h0, c0)
+    full, _, _ = fast.lstm_backward(dhs, cache)
+    one, _, _ = fast.lstm_backward(dhs, cache, truncate=1)
+    assert max_diff(full.whf, one.whf) > 1e-3
+
+
+@pytest.mark.parametrize("shape", [(9, 5, 7, 6), (3, 2, 4, 16)])
+def test_matches_reference_float32(shape):
+    p, xs, h0, c0, dhs = random_problem(*shape, seed=3, dtype=np.float32)
+    ref, fst = both(xs, p, h0, c0, dhs, None)
+    assert fst[0].dtype == np.float32 and fst[1].cs.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in fst[2]) and fst[3].dtype == fst[4].dtype
+    assert fst[3].dtype == np.float32
+    assert rel_diff(ref[0], fst[0]) < 1e-5
+    for name in lt.LSTMParams._fields:
+        assert rel_diff(getattr(ref[2], name), getattr(fst[2], name)) < 1e-4, name
+
+
+def test_default_initial_state_is_zero():
+    p, xs, _, _, dhs = random_problem(4, 3, 2, 5, seed=8)
+    zeros = np.zeros((3, 5))
+    hs_a, cache_a = fast.lstm_forward(xs, p)
+    hs_b, _ = fast.lstm_forward(xs, p, zeros, zeros)
+    hs_r, _ = lt.lstm_forward(xs, p)
+    assert max_diff(hs_a, hs_b) == 0
+    assert rel_diff(hs_a, hs_r) < 1e-12
+    assert np.all(cache_a.h0 == 0) and np.all(cache_a.c0 == 0)
+
+
+def test_final_state_carries_over_chunks():
+    """Two chunks with (h, c) carried equal one long sequence: what training relies on."""
+    p, xs, h0, c0, _ = random_problem(10, 2, 3, 4, seed=11)
+    hs_all, cache_all = fast.lstm_forward(xs, p, h0, c0)
+    hs_1, cache_1 = fast.lstm_forward(xs[:6], p, h0, c0)
+    hs_2, cache_2 = fast.lstm_forward(xs[6:], p, hs_1[-1], cache_1.cs[-1])
+    assert max_diff(np.concatenate([hs_1, hs_2]), hs_all) < 1e-14
+    assert max_diff(cache_2.cs[-1], cache_all.cs[-1]) < 1e-14
+
+
+def test_cache_survives_later_calls():
+    """Reused buffers must never be handed out while an earlier cache still holds them."""
+    p, xs, h0, c0, dhs = random_problem(5, 3, 4, 6, seed=2)
+    hs_1, cache_1 = fast.lstm_forward(xs, p, h0, c0)
+    expected = fast.lstm_backward(dhs, cache_1)
+    keep = hs_1.copy()
+    for seed in range(3):  # same shapes, other numbers: would overwrite shared buffers
+        other = random_problem(5, 3, 4, 6, seed=20 + seed)
+        _, cache_2 = fast.lstm_forward(other[1], other[0], other[2], other[3])
+        fast.lstm_backward(other[4], cache_2)
+    assert max_diff(hs_1, keep) == 0
+    again = fast.lstm_backward(dhs, cache_1)
+    for a, b in zip(expected[0], again[0]):
+        assert max_diff(a, b) == 0
+    fast.clear_buffers()
+    assert max_diff(fast.lstm_forward(xs, p, h0, c0)[0], keep) == 0
+
+
+def test_inputs_are_not_modified():
+    p, xs, h0, c0, dhs = random_problem(6, 3, 4, 5, seed=4)
+    copies = [a.copy() for a in (*p, xs, h0, c0, dhs)]
+    _, cache = fast.lstm_forward(xs, p, h0, c0)
+    fast.lstm_backward(dhs, cache, truncate=2)
+    fast.lstm_backward(dhs, cache)
+    for before, after in zip(copies, (*p, xs, h0, c0, dhs)):
+        assert np.array_equal(before, after)
+
+
+def test_overflow_free_for_huge_preactivations():
+    p, xs, h0, c0, dhs = random_problem(3, 2, 3, 4, seed=6)
+    xs = xs * 1e4  # pre-activations of order 1e4: exp(-z) would overflow
+    with np.errstate(all="raise"):
+        hs, cache = fast.lstm_forward(xs, p, h0, c0)
+        fast.lstm_backward(dhs, cache)
+    assert np.all(np.isfinite(hs))
+    ref, _ = lt.lstm_forward(xs, p, h0, c0)
+    assert max_diff(hs, ref) < 1e-12
+
+
+@pytest.mark.parametrize("make_bad, match", [
+    (lambda p, xs, h0, c0: (xs[:, :, :2], p, h0, c0), r"xs must have shape \(T, B, 3\)"),
+    (lambda p, xs, h0, c0: (xs[0], p, h0, c0), r"xs must have shape"),
+    (lambda p, xs, h0, c0: (xs[:0], p, h0, c0), r"at least one time step"),
+    (lambda p, xs, h0, c0: (xs.astype(np.float32), p, h0, c0), r"xs must have dtype float64"),
+    (lambda p, xs, h0, c0: (xs, p, h0[:1], c0), r"h0 must have shape \(2, 4\)"),
+    (lambda p, xs, h0, c0: (xs, p, h0, c0.T), r"c0 must have shape \(2, 4\)"),
+    (lambda p, xs, h0, c0: (xs, p._replace(whf=p.whf[:, :3]), h0, c0), r"p.whf must have"),
+    (lambda p, xs, h0, c0: (xs, tuple(p), h0, c0), r"p must be an lstm_teach.LSTMParams"),
+    (lambda p, xs, h0, c0: (np.where(xs > 0, np.nan, xs), p, h0, c0), r"xs must be finite"),
+])
+def test_forward_rejects_bad_input(make_bad, match):
+    p, xs, h0, c0, _ = random_problem(5, 2, 3, 4, seed=1)
+    with pytest.raises(ValueError, match=match):
+        fast.lstm_forward(*make_bad(p, xs, h0, c0))
+
+
+def test_backward_rejects_bad_input():
+    p, xs, h0, c0, dhs = random_problem(5, 2, 3, 4, seed=1)
+    _, cache = fast.lstm_forward(xs, p, h0, c0)
+    _, ref_cache = lt.lstm_forward(xs, p, h0, c0)
+    with pytest.raises(ValueError, match=r"dhs must have shape \(5, 2, 4\)"):
+        fast.lstm_backward(dhs[:4], cache)
+    with pytest.raises(ValueError, match=r"dhs must have dtype float64"):
+        fast.lstm_backward(dhs.astype(np.float32), cache)
+    with pytest.raises(ValueError, match=r"cache must be the FastCache"):
+        fast.lstm_backward(dhs, ref_cache)
+    for k in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match=r"truncate must be an integer >= 1"):
+            fast.lstm_backward(dhs, cache, truncate=k)
+
+
+# ---------------------------------------------------------------- against torch's autograd
+
+def torch_reference(p, xs, h0, c0, dhs):
+    """Outputs and gradients of torch.nn.LSTM (float64) for E = sum(hs * dhs)."""
+    lstm = torch.nn.LSTM(p.input_size, p.hidden_size).double()
+    lstm.load_state_dict(lt.to_torch_state_dict(p))
+    h = torch.from_numpy(h0.copy())[None].requires_grad_(True)
+    c = torch.from_numpy(c0.copy())[None].requires_grad_(True)
+    out, (_, c_last) = lstm(torch.from_numpy(xs.copy()), (h, c))
+    (out * torch.from_numpy(dhs.copy())).sum().backward()
+    sd = {k: v.grad.numpy() for k, v in lstm.named_parameters()}
+    grads = lt.from_fused(sd["weight_ih_l0"], sd["weight_hh_l0"], sd["bias_ih_l0"])
+    return (out.detach().numpy(), c_last.detach().numpy()[0], grads, h.grad.numpy()[0],
+            c.grad.numpy()[0])
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "T{}-B{}-I{}-H{}".format(*s))
+def test_matches_torch_autograd(shape):
+    p, xs, h0, c0, dhs = random_problem(*shape, seed=7 + sum(shape))
+    out, c_last, t_grads, t_dh0, t_dc0 = torch_reference(p, xs, h0, c0, dhs)
+    hs, cache = fast.lstm_forward(xs, p, h0, c0)
+    grads, dh0, dc0 = fast.lstm_backward(dhs, cache)
+    assert max_diff(hs, out) < 1e-10
+    assert max_diff(cache.cs[-1], c_last) < 1e-10
+    for name in lt.LSTMParams._fields:
+        assert max_diff(getattr(grads, name), getattr(t_grads, name)) < 1e-10, name
+    assert max_diff(dh0, t_dh0) < 1e-10
+    assert max_diff(dc0, t_dc0) < 1e-10
