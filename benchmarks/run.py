@@ -1,14 +1,16 @@
 """Time lstm_teach.fast against torch.nn.LSTM and the reference: forward plus backward.
 
-    python benchmarks/run.py            # the table of issue 5, on 1 and then 2 threads (~1 min)
+    python benchmarks/run.py            # the table of issue 5, on 1 and then 2 threads (~2 min)
     python benchmarks/run.py --save     # the same, and write it into benchmarks/RESULTS.md
-    python benchmarks/run.py --repeats 5 --threads 1
+    python benchmarks/run.py --repeats 5 --rounds 1 --threads 1
 
 Every implementation runs in its own subprocess, with the BLAS and OpenMP thread counts fixed
 through the environment before numpy or torch is imported: in one process, numpy's OpenBLAS
 and torch's OpenMP pools compete for the same cores and distort both timings. Each case is
-warmed up twice, then timed `repeats` times (at least 5); the table shows medians. Ratios are
-taken between subprocesses of the same run, on the same machine, minutes apart at most.
+warmed up twice, then timed `repeats` times (at least 5) and the median taken; every worker
+runs `rounds` times in alternating order and the best median is kept, so that a burst of
+other work on a shared machine does not decide a ratio. Ratios are taken between
+subprocesses of the same run, on the same machine, minutes apart at most.
 
 What is timed is one training step's LSTM work: hs = forward(xs) and the gradients of all
 weights for a given dE/dhs. Neither side computes dE/dxs (lstm_teach's API has no input
@@ -212,17 +214,37 @@ def machine_lines() -> list:
     ]
 
 
-def table(threads: int, repeats: int) -> list:
-    fast = run_worker("fast", threads, repeats)
-    torch = run_worker("torch", threads, repeats)
-    ref = run_worker("reference", threads, repeats)
-    mm = run_worker("matmul", threads, repeats)
+def run_rounds(threads: int, repeats: int, rounds: int) -> dict:
+    """Each worker `rounds` times, in alternating order; per case the best round is kept.
+
+    The machine may be shared: a burst of other work during one round slows whatever runs
+    then. A round's figure is already a median; keeping the lowest median time (the highest
+    throughput) of the rounds drops a disturbed round without mixing in lucky single runs.
+    """
+    impls = ["fast", "torch", "reference", "matmul"]
+    best = {}
+    for r in range(rounds):
+        for impl in impls if r % 2 == 0 else impls[::-1]:
+            data = run_worker(impl, threads, repeats)
+            if impl not in best:
+                best[impl] = data
+                continue
+            keep = max if impl == "matmul" else min  # matmul reports flop/s, the others s
+            for key, value in data["times"].items():
+                best[impl]["times"][key] = keep(best[impl]["times"][key], value)
+    return best
+
+
+def table(threads: int, repeats: int, rounds: int) -> list:
+    runs = run_rounds(threads, repeats, rounds)
+    fast, torch, ref, mm = (runs[k] for k in ("fast", "torch", "reference", "matmul"))
     lines = [
         f"### {threads} thread{'s' if threads > 1 else ''}",
         "",
         f"{', '.join(f'{v}={threads}' for v in THREAD_VARS)}; torch.set_num_threads({threads}) "
         f"(torch reports {torch['info']['torch_threads']}); numpy's OpenBLAS reports "
-        f"{fast['info']['blas_threads']} thread(s). Median of {repeats} runs after 2 warm-ups.",
+        f"{fast['info']['blas_threads']} thread(s). Median of {repeats} runs after 2 warm-ups, "
+        f"best of {rounds} rounds.",
         "",
         "| T, B, I, H | dtype | fast ms | torch ms | fast / torch | target | met |",
         "|---|---|---:|---:|---:|---|---|",
@@ -275,12 +297,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="runs of every worker, alternating; the best median is kept")
     parser.add_argument("--save", action="store_true",
                         help="also write the table into benchmarks/RESULTS.md")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeats < 5:
         parser.error("--repeats must be at least 5")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if args.worker:
         worker(args.worker, args.threads[0], args.repeats)
         return 0
@@ -288,7 +314,7 @@ def main(argv=None) -> int:
     lines += [f"- {line}" for line in machine_lines()] + [""]
     print("\n".join(lines), flush=True)
     for threads in args.threads:
-        block = table(threads, args.repeats)
+        block = table(threads, args.repeats, args.rounds)
         print("\n".join(block), flush=True)
         lines += block
     if args.save:

@@ -224,16 +224,44 @@ def _origin(fn) -> dict:
 
 # ---------------------------------------------------------------- Landlock (Linux >= 5.13)
 
+_LL_READ_FILE, _LL_READ_DIR = 1 << 2, 1 << 3
 _LL_WRITE_FILE, _LL_REMOVE_DIR, _LL_REMOVE_FILE = 1 << 1, 1 << 4, 1 << 5
 _LL_MAKE = sum(1 << k for k in range(6, 13))  # char, dir, reg, sock, fifo, block, sym
 _LL_REFER, _LL_TRUNCATE = 1 << 13, 1 << 14
 
 
-def restrict_writes(writable: list) -> bool:
-    """Allow this process (and its children) to write only below the given folders.
+def readable_around(hidden: list) -> list:
+    """Every top folder or file of the file system except the hidden paths: for each hidden
+    path, the siblings of it and of each of its ancestors. Symbolic links are left out (what
+    they point to is covered, or hidden, where it really lives)."""
+    hidden = [os.path.realpath(h) for h in hidden]
+    out = []
 
-    Uses the kernel's Landlock; returns False, changing nothing, where it is unavailable.
-    Reading stays allowed everywhere.
+    def visit(folder):
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            return
+        for name in names:
+            path = os.path.join(folder, name)
+            if path in hidden or os.path.islink(path):
+                continue
+            if any(h.startswith(path + os.sep) for h in hidden):
+                visit(path)
+            else:
+                out.append(path)
+
+    visit(os.sep)
+    return out
+
+
+def restrict(writable: list, hidden: list = ()) -> bool:
+    """Let this process (and its children) write only below `writable`, and read nothing
+    below `hidden`; everything else stays readable.
+
+    Uses the kernel's Landlock (Linux >= 5.13); returns False, changing nothing, where it is
+    unavailable. Landlock also stops the process from tracing or reading the memory of
+    processes outside its sandbox, such as the grader.
     """
     if not sys.platform.startswith("linux"):
         return False
@@ -244,11 +272,17 @@ def restrict_writes(writable: list) -> bool:
         abi = syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))  # ruleset version
         if abi < 1:
             return False
-        handled = _LL_WRITE_FILE | _LL_REMOVE_DIR | _LL_REMOVE_FILE | _LL_MAKE
+        write = _LL_WRITE_FILE | _LL_REMOVE_DIR | _LL_REMOVE_FILE | _LL_MAKE
         if abi >= 2:
-            handled |= _LL_REFER
+            write |= _LL_REFER
         if abi >= 3:
-            handled |= _LL_TRUNCATE
+            write |= _LL_TRUNCATE
+        read = (_LL_READ_FILE | _LL_READ_DIR) if hidden else 0
+        handled = write | read
+        file_rights = _LL_WRITE_FILE | _LL_TRUNCATE | _LL_READ_FILE
+        rules = [(p, handled) for p in writable] + [("/dev/null", handled & file_rights)]
+        if hidden:
+            rules += [(p, read) for p in readable_around(list(hidden) + list(writable))]
         attr = ctypes.c_uint64(handled)
         fd = syscall(444, ctypes.byref(attr), ctypes.c_size_t(8), ctypes.c_uint32(0))
         if fd < 0:
@@ -258,13 +292,18 @@ def restrict_writes(writable: list) -> bool:
             _pack_ = 1
             _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
-        file_rights = handled & (_LL_WRITE_FILE | _LL_TRUNCATE)
-        for path, rights in [(p, handled) for p in writable] + [("/dev/null", file_rights)]:
-            pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        for path, rights in rules:
             try:
+                pfd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                if not os.path.isdir(path):
+                    rights &= file_rights
                 rule = PathBeneath(rights, pfd)
-                if syscall(445, ctypes.c_int(fd), ctypes.c_int(1), ctypes.byref(rule),
-                           ctypes.c_uint32(0)) != 0:
+                if rights and syscall(445, ctypes.c_int(fd), ctypes.c_int(1),
+                                      ctypes.byref(rule), ctypes.c_uint32(0)) != 0:
+                    os.close(fd)
                     return False
             finally:
                 os.close(pfd)
@@ -366,7 +405,7 @@ def main():
 
     types = {name: getattr(lt_module, name) for name in
              ("LSTMParams", "CellCache", "CellGrads", "SeqCache") if hasattr(lt_module, name)}
-    landlock = restrict_writes([os.getcwd()]) if job.get("landlock", True) else False
+    landlock = restrict([os.getcwd()], job.get("hidden", [])) if job.get("landlock") else False
     os.remove(job_path)  # the student's code need not see the parts to come
     channel.send(event="ready", landlock=landlock)
     ns = {"__name__": "__main__", "__builtins__": __builtins__}

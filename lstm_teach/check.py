@@ -23,10 +23,10 @@ import numpy as np
 
 from ._sandbox import PARAM_NAMES, UnpackError, unpack
 from .activations import sigmoid
-from .cell import CellCache, CellGrads, cell_backward, cell_forward
+from .cell import CellGrads, cell_backward, cell_forward
 from .losses import mse_loss
 from .params import GATES, LSTMParams
-from .sequence import SeqCache, lstm_backward, lstm_forward
+from .sequence import lstm_backward, lstm_forward
 
 RTOL, ATOL = 1e-6, 1e-9
 
@@ -656,4 +656,4 @@ def check_train_to_loss(fn, seed=0) -> CheckResult:
 __all__ = ["MISTAKES", "CheckResult", "SINE", "check_cell_backward", "check_cell_forward",
            "check_hidden_gradient", "check_local_gradients", "check_lstm_backward",
            "check_sgd_step", "check_train", "check_train_to_loss", "check_weight_gradients",
-           "compare", "sine_task", "run_check", "CellCache", "SeqCache"]
+           "compare", "sine_task", "run_check"]

@@ -40,8 +40,8 @@ def main(argv=None) -> int:
     g.add_argument("--course", required=True, help="the nbgrader course folder (exercises/)")
     g.add_argument("--assignment", required=True,
                    help="assignment name, e.g. a1_cell_forward, or 'all'")
-    g.add_argument("--submitted", help="folder of <student>/<assignment>/*.ipynb "
-                                       "(default: COURSE/submitted)")
+    g.add_argument("--submitted", help="folder of <student>/<assignment>/*.ipynb, a path or a "
+                                       "sub-folder of COURSE (default: COURSE/submitted)")
     g.add_argument("--csv", help="write student, assignment, score, max_score, status, "
                                  "feedback here")
     g.add_argument("--feedback", help="folder for one feedback file per student and "

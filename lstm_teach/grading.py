@@ -26,6 +26,7 @@ import importlib
 import inspect
 import json
 import os
+import re
 import resource
 import secrets
 import select
@@ -96,7 +97,8 @@ class Limits(NamedTuple):
     startup_seconds: float = 60.0  # interpreter, numpy and lstm_teach imports
     memory_bytes: int = 2 * 2**30  # address space of the child
     file_bytes: int = 64 * 2**20  # largest file the child may write
-    landlock: bool = True  # restrict the child's writes to its scratch folder
+    landlock: bool = True  # child writes only to its scratch folder, cannot read the course
+    # or the real lstm_teach (Linux >= 5.13; elsewhere changes are found and undone after)
 
 
 # ---------------------------------------------------------------- the student edition
@@ -331,18 +333,23 @@ def _child_sys_path(lib: Path) -> list:
 
 def _limit(limits: Limits, cpu_seconds: int):
     def apply():  # in the child, between fork and exec
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        for which, value in ((resource.RLIMIT_AS, limits.memory_bytes),
+                             (resource.RLIMIT_CPU, cpu_seconds),
+                             (resource.RLIMIT_FSIZE, limits.file_bytes),
+                             (resource.RLIMIT_CORE, 0)):
+            try:
+                resource.setrlimit(which, (value, value))
+            except (ValueError, OSError):  # e.g. macOS refuses RLIMIT_AS; the others still hold
+                pass
     return apply
 
 
 def _run_child(scratch: Path, job: dict, limits: Limits, budget: float):
-    """Start one child and yield (event or None on timeout/death, phase info) as it reports.
+    """Start one child and follow what it reports, as a generator.
 
-    Yields ("event", dict) for each protocol line, then exactly one of ("done", None),
-    ("timeout", None) or ("died", description).
+    Yields ("event", dict) for each protocol line (the caller sends back the next deadline,
+    a time.monotonic() value), then exactly one of ("done", None), ("timeout", None) or
+    ("died", description). Closing the generator kills the child's whole process group.
     """
     (scratch / "job.json").write_text(json.dumps(job), encoding="utf-8")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(scratch), "LANG": "C.UTF-8",
@@ -366,8 +373,12 @@ def _run_child(scratch: Path, job: dict, limits: Limits, budget: float):
             if not ready:
                 continue
             chunk = os.read(proc.stdout.fileno(), 1 << 16)
-            if not chunk:
-                code = proc.wait()
+            if not chunk:  # the child closed its output: it ended, or is about to
+                try:
+                    code = proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+                except subprocess.TimeoutExpired:
+                    yield "timeout", None
+                    return
                 what = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
                 yield "died", what
                 return
@@ -379,7 +390,7 @@ def _run_child(scratch: Path, job: dict, limits: Limits, budget: float):
                 line, buf = buf.split(b"\n", 1)
                 try:
                     event = json.loads(line)
-                except ValueError:
+                except Exception:  # ValueError, RecursionError: not a line of ours
                     event = None
                 if not isinstance(event, dict):
                     continue  # not ours: ignored
@@ -396,15 +407,20 @@ def _run_child(scratch: Path, job: dict, limits: Limits, budget: float):
         proc.stdout.close()
 
 
-class PartOutcome(NamedTuple):
-    points: int
-    max_points: int
-    feedback: str
-    flags: tuple
+def _hidden_paths(course: Path, sys_path: list) -> list:
+    """What the child may not read: the course (it holds the solutions) and the real
+    lstm_teach, unless that would hide the interpreter or an import folder."""
+    needed = [os.path.realpath(p) for p in sys_path + [sys.prefix, sys.base_prefix]]
+    out = []
+    for path in (course, Path(check.__file__).parent):
+        real = os.path.realpath(path)
+        if not any(n == real or n.startswith(real + os.sep) for n in needed):
+            out.append(real)
+    return out
 
 
 def _run_notebook(cells: list, parts: list, assignment: Assignment, limits: Limits,
-                  forbidden: dict) -> tuple[dict, dict, list]:
+                  forbidden: dict, course: Path | None = None) -> tuple[dict, dict, list]:
     """Run the child (again, skipping what hung or crashed) until every part has a result.
 
     Returns (part_id -> child's part_end event or a synthetic failure, cell errors, flags).
@@ -414,15 +430,18 @@ def _run_notebook(cells: list, parts: list, assignment: Assignment, limits: Limi
     landlock_seen = None
     for _attempt in range(len(cells) + len(parts) + 2):
         todo = [p for p in parts if p["id"] not in results]
+        todo_ids = {p["id"] for p in todo}
         if not todo:
             break
         scratch = Path(tempfile.mkdtemp(prefix="lstm-teach-grade-"))
         try:
             build_student_edition(scratch / "lib", assignment)
             shutil.copy2(Path(__file__).with_name("_sandbox.py"), scratch / "_lt_child.py")
+            sys_path = _child_sys_path(scratch / "lib")
             job = {"cells": cells, "skip_cells": sorted(skip_cells), "parts": todo,
-                   "sys_path": _child_sys_path(scratch / "lib"),
-                   "log": str(scratch / "output.log"), "landlock": limits.landlock}
+                   "sys_path": sys_path, "log": str(scratch / "output.log"),
+                   "landlock": limits.landlock,
+                   "hidden": _hidden_paths(course, sys_path[1:]) if course else []}
             budget = (limits.startup_seconds + limits.cell_seconds * len(cells)
                       + limits.part_seconds * len(todo))
             runner = _run_child(scratch, job, limits, budget)
@@ -446,11 +465,15 @@ def _run_notebook(cells: list, parts: list, assignment: Assignment, limits: Limi
                     if payload.get("error") and 0 <= payload["index"] < len(cells):
                         cell_errors[payload["index"]] = str(payload["error"])[:300]
                     where = ("between", None)
-                elif ev == "part_start":
-                    where = ("part", payload.get("part"))
-                elif ev == "part_end" and where == ("part", payload.get("part")):
-                    results[payload["part"]] = payload
-                    where = ("between", None)
+                elif ev in ("part_start", "part_end"):
+                    pid = payload.get("part")
+                    if not isinstance(pid, str) or pid not in todo_ids:
+                        pass  # not a part we asked for: ignored
+                    elif ev == "part_start":
+                        where = ("part", pid)
+                    elif where == ("part", pid):
+                        results[pid] = _clean(payload)
+                        where = ("between", None)
                 message = runner.send(deadline)
             runner.close()
         finally:
@@ -484,6 +507,26 @@ def _run_notebook(cells: list, parts: list, assignment: Assignment, limits: Limi
     return results, cell_errors, flags
 
 
+_DECIMAL = re.compile(r"-?\d*\.\d+(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+")
+
+
+def _clean(event: dict) -> dict:
+    """A child's part_end event, reduced to fields of the expected types (it is untrusted)."""
+    def strings(value, limit):
+        return [str(v)[:200] for v in value][:limit] if isinstance(value, list) else []
+
+    origin = event.get("origin")
+    return {"status": str(event.get("status"))[:20],
+            "error": str(event.get("error"))[:1000] if event.get("error") else None,
+            "outputs": event.get("outputs") if isinstance(event.get("outputs"), dict) else None,
+            "mutated": strings(event.get("mutated"), 12),
+            "fingerprints": strings(event.get("fingerprints"), 100000),
+            "switched_off": strings(event.get("switched_off"), 20),
+            "origin": {k: str(v)[:1000] for k, v in origin.items()}
+            if isinstance(origin, dict) else {},
+            "tampered": event.get("tampered") is True}
+
+
 def _judge(part_def: dict, event: dict, forbidden: dict) -> tuple[bool, str, list]:
     """Whether one call passed, what to tell the student, and flags for the instructor."""
     exercise = check.EXERCISES[part_def["exercise"]]
@@ -503,6 +546,8 @@ def _judge(part_def: dict, event: dict, forbidden: dict) -> tuple[bool, str, lis
     if status != "ok":
         error = str(event.get("error") or status)[:300]
         if status == "error":
+            # the message may quote the hidden inputs: keep its words and shapes, not values
+            error = _DECIMAL.sub("...", error)
             error = f"{part_def['function']} raised {error}"
             if error.endswith("NotImplementedError: "):
                 error = error[:-2] + " (is the answer cell still the stub?)"
@@ -511,15 +556,15 @@ def _judge(part_def: dict, event: dict, forbidden: dict) -> tuple[bool, str, lis
         return False, "no credit: the function interfered with the grader", ["tampered"]
     try:
         got = {str(k): decode_array(v) for k, v in (event.get("outputs") or {}).items()}
-    except (ValueError, TypeError, KeyError):
+    except Exception:  # whatever the child sent, it is not a result
         return False, "the results could not be read", ["protocol"]
     mutated = [str(m) for m in (event.get("mutated") or [])][:12]
     result = check.compare(exercise, part_def["inputs"], got, mutated=mutated)
     return result.passed, result.feedback(), []
 
 
-def grade_submission(nb_path: Path, release_nb: dict, name: str, assignment: Assignment,
-                     limits: Limits, rng, forbidden: dict) -> dict:
+def grade_submission(nb_path: Path, release_nb: dict, assignment: Assignment,
+                     limits: Limits, rng, forbidden: dict, course: Path | None = None) -> dict:
     """Grade one student's notebook; returns score, max_score, status flags and feedback."""
     max_score = sum(p.points for p in assignment.parts)
     lines, flags = [], []
@@ -543,7 +588,8 @@ def grade_submission(nb_path: Path, release_nb: dict, name: str, assignment: Ass
                           "kwargs": {a: encode_value(inputs[a]) for a in exercise.kwargs},
                           "unpack": exercise.unpack})
             by_id[pid] = {"exercise": part.exercise, "inputs": inputs}
-    results, cell_errors, run_flags = _run_notebook(cells, parts, assignment, limits, forbidden)
+    results, cell_errors, run_flags = _run_notebook(cells, parts, assignment, limits, forbidden,
+                                                    course)
     flags += run_flags
     for index, error in sorted(cell_errors.items()):
         lines.append(f"cell {cells[index]['label']!r}: {error}")
@@ -584,7 +630,11 @@ def grade(course: Path, assignment_name: str, submitted: Path | None = None,
         raise ValueError(f"assignment must be one of {', '.join(ASSIGNMENTS)}; "
                          f"got {assignment_name!r}")
     assignment = ASSIGNMENTS[assignment_name]
-    submitted = Path(submitted).resolve() if submitted else course / "submitted"
+    if submitted is None:
+        submitted = course / "submitted"
+    elif not Path(submitted).is_absolute() and not Path(submitted).is_dir():
+        submitted = course / submitted  # a SUBDIR of the course, like nbgrader's own
+    submitted = Path(submitted).resolve()
     release_path = None
     for folder in ("release", "source"):
         candidate = course / folder / assignment_name / assignment.notebook
@@ -599,7 +649,7 @@ def grade(course: Path, assignment_name: str, submitted: Path | None = None,
     guard = CourseGuard(course)
     rng = np.random.default_rng(secrets.randbits(128) if seed is None else seed)
     forbidden = forbidden_fingerprints(assignment)
-    rows = []
+    rows, no_landlock = [], False
     for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
         student = student_dir.name
         nb_path = student_dir / assignment_name / assignment.notebook
@@ -608,13 +658,14 @@ def grade(course: Path, assignment_name: str, submitted: Path | None = None,
                       "flags": ["no_submission"],
                       "feedback": [f"no {assignment_name}/{assignment.notebook} submitted"]}
         else:
-            result = grade_submission(nb_path, release_nb, student, assignment, limits, rng,
-                                      forbidden)
+            result = grade_submission(nb_path, release_nb, assignment, limits, rng, forbidden,
+                                      course)
         changed = guard.restore_if_changed()
         if changed:
             result["flags"] = sorted(set(result["flags"]) | {"course_modified"})
             result["feedback"].append("the submission changed files of the course folder; "
                                       "the change was undone")
+        no_landlock = no_landlock or "no_landlock" in result["flags"]
         status = ";".join(f for f in result["flags"] if f != "no_landlock") or "ok"
         row = {"student": student, "assignment": assignment_name, "score": result["score"],
                "max_score": result["max_score"], "status": status,
@@ -629,7 +680,7 @@ def grade(course: Path, assignment_name: str, submitted: Path | None = None,
                 f"{assignment_name} ({assignment.notebook}), {student}: "
                 f"{result['score']} / {result['max_score']} points\n\n"
                 + "\n".join(result["feedback"]) + "\n", encoding="utf-8")
-    if "no_landlock" in {f for r in rows for f in r["status"].split(";")}:
+    if no_landlock:
         log("note: this kernel has no Landlock; writes were checked and undone after the fact")
     if csv_path is not None:
         with open(csv_path, "w", newline="", encoding="utf-8") as fh:

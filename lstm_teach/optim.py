@@ -9,16 +9,15 @@ keep their own state (velocity, moments) between calls to step.
 
 import numpy as np
 
-from .params import LSTMParams
-
 
 def tree_map(fn, tree, *others):
     """Apply fn leaf by leaf to tree (and to the matching leaves of others); same structure.
 
-    Leaves are numpy arrays; nodes are LSTMParams, dict, tuple or list.
+    Leaves are numpy arrays; nodes are NamedTuples (LSTMParams, rnn.RNNGrads, ...), dicts,
+    tuples or lists.
     """
-    if isinstance(tree, LSTMParams):
-        return LSTMParams(*(tree_map(fn, *leaves) for leaves in zip(tree, *others)))
+    if isinstance(tree, tuple) and hasattr(tree, "_fields"):  # a NamedTuple takes fields one by one
+        return type(tree)(*tree_map(fn, tuple(tree), *(tuple(o) for o in others)))
     if isinstance(tree, dict):
         for other in others:
             if not isinstance(other, dict) or set(other) != set(tree):

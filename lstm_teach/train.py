@@ -147,7 +147,7 @@ def train_sine(steps: int = 300, hidden_size: int = 16, T: int = 50, B: int = 16
                seed: int = 0, dtype=np.float64, progress: bool = True) -> TrainResult:
     """Teach an LSTM (1 input, hidden_size units) and a read-out to continue a sine wave.
 
-    Each step draws B new waves with random phases (sine_wave with seed + step), so the
+    Each step draws B new waves with random phases (sine_wave with seed + 1 + step), so the
     network must learn the wave, not the batch. Loss: mse_loss with reduction="mean", i.e.
     the mean over T B of 1/2 (prediction - next value)^2. Optimiser: Adam(lr).
     """

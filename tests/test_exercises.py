@@ -50,18 +50,22 @@ def run_nbgrader(course, *args):
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    """generate_assignment, then autograde the source (as a student) and the bare release,
-    then export: what an instructor does, once for all four assignments."""
+    """generate_assignment, then autograde the source (as a student), the same with its test
+    cells deleted, and the bare release, then export: once for all four assignments."""
     course = tmp_path_factory.mktemp("nbgrader") / "course"
     shutil.copytree(EXERCISES / "source", course / "source")
     shutil.copy2(EXERCISES / "nbgrader_config.py", course)
     for name in NAMES:
         run_nbgrader(course, "generate_assignment", name, "--force")
         nb = grading.ASSIGNMENTS[name].notebook
-        for student, kind in (("source_as_student", "source"), ("release_unchanged", "release")):
+        for student, kind in (("source_as_student", "source"), ("release_unchanged", "release"),
+                              ("tests_deleted", "source")):
             folder = course / "submitted" / student / name
             folder.mkdir(parents=True)
-            shutil.copy2(course / kind / name / nb, folder / nb)
+            data = json.loads((course / kind / name / nb).read_text(encoding="utf-8"))
+            if student == "tests_deleted":
+                data["cells"] = [c for c in data["cells"] if not nbg(c).get("grade")]
+            (folder / nb).write_text(json.dumps(data), encoding="utf-8")
         run_nbgrader(course, "autograde", name, "--create")
     run_nbgrader(course, "export")
     with open(course / "grades.csv", newline="", encoding="utf-8") as fh:
@@ -88,6 +92,8 @@ def test_nbgrader_full_marks_for_source_zero_for_release(pipeline, name):
     assert float(good["max_score"]) == max_score
     assert float(good["score"]) == max_score, good
     assert float(blank["score"]) == 0.0, blank
+    # OverwriteCells.add_missing_cells puts deleted tests back
+    assert float(grades[("tests_deleted", name)]["score"]) == max_score
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -8,11 +8,13 @@ import csv
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import lstm_teach as lt
@@ -53,6 +55,12 @@ def with_added_cell(nb, source):
     return nb
 
 
+def without_cell(nb, grade_id):
+    nb = copy.deepcopy(nb)
+    nb["cells"] = [c for c in nb["cells"] if gid(c) != grade_id]
+    return nb
+
+
 def without_tests(nb):
     nb = copy.deepcopy(nb)
     nb["cells"] = [c for c in nb["cells"] if not c.get("metadata", {}).get("nbgrader", {})
@@ -80,6 +88,9 @@ WRONG = '''def cell_forward(x, h_prev, c_prev, p):
     z = np.zeros((x.shape[0], p.wxi.shape[0]))
     return z, z, None
 '''
+LEAKY = '''def cell_forward(x, h_prev, c_prev, p):
+    raise ValueError(f"x is {x.tolist()}")
+'''
 HANG = '''def cell_forward(x, h_prev, c_prev, p):
     while True:
         pass
@@ -87,6 +98,29 @@ HANG = '''def cell_forward(x, h_prev, c_prev, p):
 EXIT_IN_FUNCTION = '''def cell_forward(x, h_prev, c_prev, p):
     import os
     os._exit(3)
+'''
+CLOSE_AND_HANG = '''def cell_forward(x, h_prev, c_prev, p):
+    import os
+    for fd in range(3, 64):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    while True:
+        pass
+'''
+FORGED = WRONG + '''
+import os
+lines = [b'{"event": "part_start", "part": {"x": 1}}', b'[' * 100000,
+         b'{"event": "part_end", "part": "test_cell_forward#0", "status": "ok", '
+         b'"outputs": {"h": "zzz"}, "fingerprints": [[1]], "origin": [1], "mutated": 5}',
+         b'{"event": "cell_end", "index": "x", "error": {"a": 1}}', b'\\xff\\xfe not json']
+for fd in range(3, 10):
+    for line in lines:
+        try:
+            os.write(fd, line + b"\\n")
+        except OSError:
+            pass
 '''
 TRANSFORMER = WRONG + '''
 get_ipython().input_transformers_cleanup.append(lambda lines: ["pass\\n"])
@@ -117,6 +151,17 @@ spec.loader.exec_module(real)
 def cell_forward(x, h_prev, c_prev, p):
     h, c, _ = real.cell_forward(x, h_prev, c_prev, real.LSTMParams(*p))
     return h, c, None
+'''
+
+
+def steal_solution(course):
+    """Take the answer cell out of the instructor's source notebook in the course folder."""
+    path = course / "source" / A1 / NB1
+    return f'''import json
+nb = json.load(open({str(path)!r}))
+for cell in nb["cells"]:
+    if cell["metadata"].get("nbgrader", {{}}).get("grade_id") == "cell_forward":
+        exec("".join(cell["source"]))
 '''
 
 
@@ -183,6 +228,19 @@ HOSTILE = {
                                 4, "crashed"),
     "os_exit_in_function": (lambda c: with_answer(load("release"), "cell_forward",
                                                   EXIT_IN_FUNCTION), 0, "crashed"),
+    "memory_hog_after_good_code": (lambda c: with_added_cell(
+        load("source"), "hog = bytearray(8 * 2**30)\n"), 4, "cell_errors"),
+    "answer_cell_deleted": (lambda c: without_cell(load("source"), "cell_forward"), 0,
+                            "missing_cells"),
+    "protocol_closed_then_hang": (lambda c: with_answer(load("release"), "cell_forward",
+                                                        CLOSE_AND_HANG), 0, "timeout"),
+    "reads_grader_memory": (lambda c: with_added_cell(
+        with_answer(load("release"), "cell_forward", WRONG),
+        "import os\nopen(f'/proc/{os.getppid()}/mem', 'rb').read(1)\n"), 0, "cell_errors"),
+    "forged_protocol": (lambda c: with_answer(load("release"), "cell_forward", FORGED), 0,
+                        "ok"),
+    "error_quotes_hidden_inputs": (lambda c: with_answer(load("release"), "cell_forward",
+                                                         LEAKY), 0, "ok"),
     "malformed_json": (lambda c: json.dumps(load("source"))[:5000], 0, "invalid_notebook"),
     "deleted_tests": (lambda c: without_tests(load("source")), 4, "ok"),
     "reference_handed_back": (lambda c: with_answer(load("release"), "cell_forward",
@@ -191,9 +249,12 @@ HOSTILE = {
                                                 REFERENCE_WRAPPED), 0, "reference_used"),
     "reference_reloaded": (lambda c: with_answer(load("release"), "cell_forward",
                                                  REFERENCE_RELOADED), 0, "reference_used"),
+    # Landlock hides the real package from the student's process: loading it fails
     "reference_from_file": (lambda c: with_answer(load("release"), "cell_forward",
                                                   reference_from_file(Path(lt.__file__).parent)),
-                            0, "reference_used"),
+                            0, "cell_errors"),
+    "reads_instructor_solution": (lambda c: with_answer(load("release"), "cell_forward",
+                                                        steal_solution(c)), 0, "cell_errors"),
 }
 
 
@@ -206,8 +267,10 @@ def test_hostile_submissions_get_what_they_earned(course, tmp_path):
         submit(course, student, build(course))
     before = tree_hash(course)
     out = tmp_path / "grades.csv"
+    allclose = np.allclose
     rows = grading.grade(course, A1, csv_path=out, feedback_dir=tmp_path / "fb", limits=FAST,
                          log=lambda *a: None)
+    assert np.allclose is allclose, "student code ran in the grading process"
     assert tree_hash(course) == before, "the course folder changed"
     got = rows_by_student(rows)
     assert set(got) == set(HOSTILE)
@@ -228,31 +291,49 @@ def test_hostile_submissions_get_what_they_earned(course, tmp_path):
     assert "no credit" in got["reference_wrapped"]["feedback"]
     assert "not a valid notebook" in got["malformed_json"]["feedback"]
     assert "wrong: h, c" in got["allclose_patched"]["feedback"]
+    assert "MemoryError" in got["memory_hog_after_good_code"]["feedback"]
+    assert "PermissionError" in got["reads_instructor_solution"]["feedback"]
+    assert "PermissionError" in got["reads_grader_memory"]["feedback"]
+    assert "PermissionError" in got["reference_from_file"]["feedback"]
+    leak = got["error_quotes_hidden_inputs"]["feedback"]
+    assert "ValueError: x is [[..." in leak and not re.search(r"\d\.\d", leak), leak
     for row in rows:
-        assert "expected" not in row["feedback"] and "[[" not in row["feedback"]
+        assert "expected" not in row["feedback"] and "[[" not in row["feedback"].replace(
+            "x is [[...", "")
 
 
-def test_course_write_is_undone_and_reported_without_landlock(course, tmp_path):
-    submit(course, "course_write", HOSTILE["course_write"][0](course))
-    submit(course, "good", load("source"))
+def test_without_landlock_writes_are_undone_and_the_reference_still_found(course, tmp_path):
+    """Where the kernel has no Landlock: a write into the course is found and undone, and
+    code run from the real package's files is recognised by its fingerprint."""
+    for student in ("course_write", "reference_from_file", "good"):
+        submit(course, student, HOSTILE[student][0](course))
     before = tree_hash(course)
     rows = grading.grade(course, A1, limits=FAST._replace(landlock=False), log=lambda *a: None)
     assert tree_hash(course) == before
     got = rows_by_student(rows)
     assert "course_modified" in got["course_write"]["status"]
     assert got["course_write"]["score"] == 0
+    assert "reference_used" in got["reference_from_file"]["status"]
+    assert got["reference_from_file"]["score"] == 0
+    assert "cell.cell_forward" in got["reference_from_file"]["feedback"]
     assert got["good"]["score"] == 4 and got["good"]["status"] == "ok"
 
 
-def test_inputs_are_fresh_each_run_and_seedable():
-    assignment = grading.ASSIGNMENTS[A1]
-    ex = grading.check.EXERCISES["cell_forward"]
-    import numpy as np
+def test_inputs_are_fresh_each_run_and_seedable(course, monkeypatch):
+    """What grade() sends to the student's process differs from run to run (same with a seed)."""
+    submit(course, "good", load("source"))
+    sent = []
 
-    draws = [ex.make_inputs(np.random.default_rng(grading.secrets.randbits(64)))["x"]
-             for _ in range(2)]
-    assert not np.allclose(draws[0], draws[1])
-    assert sum(p.points for p in assignment.parts) == 4
+    def fake_run(cells, parts, assignment, limits, forbidden, course=None):
+        sent.append([p["args"] for p in parts])
+        return {}, {}, []
+
+    monkeypatch.setattr(grading, "_run_notebook", fake_run)
+    for seed in (None, None, 5, 5):
+        grading.grade(course, A1, limits=FAST, seed=seed, log=lambda *a: None)
+    assert sent[0] != sent[1]
+    assert sent[2] == sent[3]
+    assert len(sent[0]) == sum(p.draws for p in grading.ASSIGNMENTS[A1].parts)
 
 
 def test_student_edition_switches_off_the_graded_functions(tmp_path):
@@ -286,8 +367,9 @@ def test_cli_full_marks_for_source_and_zero_for_release(assignment, tmp_path):
     before = tree_hash(course)
     out = tmp_path / "grades.csv"
     run = subprocess.run([sys.executable, "-m", "lstm_teach.cli", "grade", "--course",
-                          str(course), "--assignment", assignment, "--csv", str(out)],
-                         capture_output=True, text=True, timeout=300)
+                          str(course), "--assignment", assignment, "--submitted", "submitted",
+                          "--csv", str(out)], capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert tree_hash(course) == before
     with open(out, newline="", encoding="utf-8") as fh:

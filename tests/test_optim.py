@@ -105,3 +105,14 @@ def test_clipping_keeps_the_direction_of_lstm_gradients():
 def test_bad_input_raises_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_clipping_keeps_any_namedtuple():
+    from lstm_teach import rnn
+
+    grads = rnn.RNNGrads(np.full((2, 2), 3.0), np.full((2, 2), 4.0), np.ones(2))
+    clipped, norm = clip_by_global_norm(grads, max_norm=1.0)
+    assert isinstance(clipped, rnn.RNNGrads)
+    assert norm == pytest.approx(np.sqrt(4 * 9 + 4 * 16 + 2))
+    assert global_norm(clipped) == pytest.approx(1.0)
+    assert np.all(grads.dwx == 3.0)

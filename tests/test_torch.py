@@ -6,6 +6,9 @@ import torch
 from conftest import random_problem
 
 import lstm_teach as lt
+from lstm_teach import fast
+
+IMPLEMENTATIONS = {"reference": lt, "fast": fast}  # the same signatures, the same numbers
 
 SHAPES = [  # (T, B, I, H): T = 1, B = 1 and H = 1 among them
     (1, 1, 1, 1),
@@ -37,13 +40,14 @@ def max_diff(a, b):
     return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
 
 
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "T{}-B{}-I{}-H{}".format(*s))
-def test_reference_matches_torch(shape):
+def test_matches_torch_autograd(shape, impl):
     T, B, I, H = shape
     p, xs, h0, c0, dhs = random_problem(T, B, I, H, seed=sum(shape))
     out, c_last, t_grads, t_dh0, t_dc0 = torch_reference(p, xs, h0, c0, dhs)
-    hs, cache = lt.lstm_forward(xs, p, h0, c0)
-    grads, dh0, dc0 = lt.lstm_backward(dhs.copy(), cache)
+    hs, cache = IMPLEMENTATIONS[impl].lstm_forward(xs, p, h0, c0)
+    grads, dh0, dc0 = IMPLEMENTATIONS[impl].lstm_backward(dhs.copy(), cache)
     assert max_diff(hs, out) < 1e-10
     assert max_diff(cache.cs[-1], c_last) < 1e-10
     for name in lt.LSTMParams._fields:
