@@ -1,4 +1,5 @@
-"""lstm_teach.fast against the reference (lstm_teach.sequence) and against torch.nn.LSTM."""
+"""lstm_teach.fast against the reference (lstm_teach.sequence); tests/test_torch.py checks it
+against torch.nn.LSTM."""
 
 import numpy as np
 import pytest

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "exercises"
 A1 = "a1_cell_forward"
 NB1 = "cell_forward.ipynb"
-FAST = grading.Limits(cell_seconds=3.0, part_seconds=3.0, startup_seconds=30.0)
+FAST = grading.Limits(cell_seconds=4.0, part_seconds=4.0, startup_seconds=30.0)
 
 
 # ---------------------------------------------------------------- building submissions
