@@ -6,6 +6,18 @@ Every function takes what it draws and returns the matplotlib Figure; the notebo
 import matplotlib.pyplot as plt
 import numpy as np
 
+
+def _finish(fig, ax, title, xlabel, ylabel, **legend):
+    """Title, axis labels, a light grid and the legend (legend: ax.legend's options)."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(**{"fontsize": 8, **legend})
+    fig.tight_layout()
+    return fig
+
+
 # --- notebooks 01-06 and 12: the cell, activations, gates over time ---
 
 def cell_diagram():
@@ -134,13 +146,8 @@ def forget_bias_plot(steps, curves, ylabel="fraction of $c_0$ kept", title=None)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for label, values in curves.items():
         ax.semilogy(steps, np.asarray(values), marker="o", ms=3, label=label)
-    ax.set_title(title or "Memory survives longer with a larger forget-gate bias")
-    ax.set_xlabel("steps t")
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title or "Memory survives longer with a larger forget-gate bias",
+                   "steps t", ylabel)
 
 
 def gate_heatmaps(gates, title="Gate activations over time"):
@@ -213,13 +220,7 @@ def descent_plot(losses, title="Gradient descent: which sign goes downhill?"):
         values = np.asarray(values)
         ax.plot(np.arange(len(values)), values, marker="o", ms=3, label=label)
     ax.set_yscale("log")
-    ax.set_title(title)
-    ax.set_xlabel("update step")
-    ax.set_ylabel("loss E")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title, "update step", "loss E")
 
 
 def error_bars(names, errors, tol=1e-6, title="Relative error against central differences"):
@@ -242,12 +243,8 @@ def error_bars(names, errors, tol=1e-6, title="Relative error against central di
     ax.set_yticks([10.0**k for k in range(-15, 1, 3)])  # a relative error is at most 1
     ax.set_xticks(x)
     ax.set_xticklabels(names, rotation=45 if len(names) > 6 else 0)
-    ax.set_title(title)
-    ax.set_xlabel("quantity")
-    ax.set_ylabel("relative error")
-    ax.legend(fontsize=7, loc="upper center", ncol=2)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title, "quantity", "relative error", fontsize=7,
+                   loc="upper center", ncol=2)
 
 
 # --- notebooks 07-09 and 11: gradients through time, vanishing and exploding ---
@@ -318,12 +315,8 @@ def step_contributions(norms, name="whf", title=None):
     fig, ax = plt.subplots(figsize=(6, 3.2))
     ax.bar(np.arange(1, len(norms) + 1), norms, color="#6baed6",
            label=f"share of d{name} from step t")
-    ax.set_xlabel("time step t")
-    ax.set_ylabel("norm of the share")
-    ax.set_title(title or f"The gradient of {name} is a sum over time steps")
-    ax.legend()
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title or f"The gradient of {name} is a sum over time steps",
+                   "time step t", "norm of the share")
 
 
 def truncation_plot(ks, errors, title="Truncated BPTT: how far from the true gradient?"):
@@ -333,12 +326,8 @@ def truncation_plot(ks, errors, title="Truncated BPTT: how far from the true gra
     for name, errs in errors.items():
         ax.plot(ks, errs, marker="o", label=name)
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("truncation length k (cells the error may cross)")
-    ax.set_ylabel("relative error vs full BPTT")
-    ax.set_title(title)
-    ax.legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title, "truncation length k (cells the error may cross)",
+                   "relative error vs full BPTT", ncol=2)
 
 
 def eps_sweep_plot(eps, errors, title="Central differences: the choice of eps"):
@@ -347,12 +336,7 @@ def eps_sweep_plot(eps, errors, title="Central differences: the choice of eps"):
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for label, errs in errors.items():
         ax.loglog(eps, np.maximum(np.asarray(errs, dtype=float), 1e-17), marker="o", label=label)
-    ax.set_xlabel("eps")
-    ax.set_ylabel("relative error vs analytic")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title, "eps", "relative error vs analytic")
 
 
 def gradient_vs_distance(curves, title="How far back does the gradient reach?",
@@ -363,12 +347,7 @@ def gradient_vs_distance(curves, title="How far back does the gradient reach?",
     for label, norms in curves.items():
         norms = np.maximum(np.asarray(norms, dtype=float), 1e-300)
         ax.semilogy(np.arange(len(norms)), norms, label=label)
-    ax.set_xlabel("distance in time T - k (steps)")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title, "distance in time T - k (steps)", ylabel)
 
 
 def clipping_plot(norms, max_norm, title="Clipping by global norm"):
@@ -381,12 +360,7 @@ def clipping_plot(norms, max_norm, title="Clipping by global norm"):
     ax.semilogy(n, norms, "o-", color="#de2d26", label="before clipping")
     ax.semilogy(n, clipped, "s-", color="#3182bd", label="after clipping")
     ax.axhline(max_norm, color="k", ls="--", lw=1, label=f"max_norm = {max_norm:g}")
-    ax.set_xlabel("batch")
-    ax.set_ylabel("global gradient norm")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title, "batch", "global gradient norm")
 
 
 # --- notebook 10: training ---
@@ -410,13 +384,7 @@ def loss_curves(curves, title="Training loss", ylabel="loss", smooth=1, logy=Tru
             ax.plot(steps, values, label=label)
     if logy:
         ax.set_yscale("log")
-    ax.set_title(title)
-    ax.set_xlabel("training step")
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title, "training step", ylabel)
 
 
 def sine_prediction_plot(xs, ys, preds, title="Continuing a sine wave, one step ahead"):
@@ -430,10 +398,4 @@ def sine_prediction_plot(xs, ys, preds, title="Continuing a sine wave, one step 
     ax.plot(steps, np.asarray(ys), "k--", lw=1.5, label="target $y_t = x_{t+1}$")
     for label, values in preds.items():
         ax.plot(steps, np.asarray(values), marker=".", ms=4, lw=1, label=label)
-    ax.set_title(title)
-    ax.set_xlabel("time step t")
-    ax.set_ylabel("value")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title, "time step t", "value", loc="lower left")

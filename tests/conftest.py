@@ -5,6 +5,16 @@ import pytest
 
 import lstm_teach as lt
 
+# (T, B, I, H) for cross-checks: T = 1, B = 1, H = 1 and I != H among them
+SHAPES = [
+    (1, 1, 1, 1),
+    (1, 3, 2, 4),
+    (5, 1, 3, 2),
+    (4, 2, 3, 1),
+    (7, 3, 5, 4),
+    (12, 4, 6, 8),
+]
+
 
 def random_problem(T=4, B=3, I=5, H=4, seed=0, dtype=np.float64):
     """Parameters with nonzero biases, inputs, a nonzero initial state and upstream gradients.

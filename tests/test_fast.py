@@ -3,19 +3,11 @@ against torch.nn.LSTM."""
 
 import numpy as np
 import pytest
-from conftest import random_problem
+from conftest import SHAPES, random_problem
 
 import lstm_teach as lt
 from lstm_teach import fast
 
-SHAPES = [  # (T, B, I, H): T = 1, B = 1, H = 1 and I != H among them
-    (1, 1, 1, 1),
-    (1, 3, 2, 4),
-    (5, 1, 3, 2),
-    (4, 2, 3, 1),
-    (7, 3, 5, 4),
-    (12, 4, 6, 8),
-]
 TRUNCATES = [None, 1, 2, 3, 5, 100]
 
 

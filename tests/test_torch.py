@@ -3,21 +3,13 @@
 import numpy as np
 import pytest
 import torch
-from conftest import random_problem
+from conftest import SHAPES, random_problem
 
 import lstm_teach as lt
 from lstm_teach import fast
 
 IMPLEMENTATIONS = {"reference": lt, "fast": fast}  # the same signatures, the same numbers
 
-SHAPES = [  # (T, B, I, H): T = 1, B = 1 and H = 1 among them
-    (1, 1, 1, 1),
-    (1, 3, 2, 4),
-    (5, 1, 3, 2),
-    (4, 2, 3, 1),
-    (7, 3, 5, 4),
-    (12, 4, 6, 8),
-]
 
 
 def torch_reference(p, xs, h0, c0, dhs):
