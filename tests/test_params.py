@@ -85,3 +85,19 @@ def test_helpers_of_lstmparams():
     assert wx is p.wxf and wh is p.whf and b is p.bf
     with pytest.raises(ValueError, match="gate must be one of"):
         p.gate("x")
+
+
+def test_torch_is_imported_only_by_the_conversion():
+    """torch is a test extra: the course runs without it until the cross-check is called."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, lstm_teach as lt\n"
+            "p = lt.init_params(2, 3)\n"
+            "hs, cache = lt.fast.lstm_forward(np.zeros((2, 1, 2)), p)\n"
+            "lt.fast.lstm_backward(np.ones((2, 1, 3)), cache)\n"
+            "assert 'torch' not in sys.modules, 'imported too early'\n"
+            "lt.to_torch_state_dict(p)\n"
+            "assert 'torch' in sys.modules\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
