@@ -7,7 +7,7 @@ lstm_teach.fast computes the same numbers faster.
 
 from . import activations, cell, gradcheck, losses, params, sequence
 from .activations import sigmoid, tanh
-from .cell import CellCache, CellGrads, cell_backward, cell_forward
+from .cell import CellCache, CellGrads, StepGrads, cell_backward, cell_forward
 from .losses import linear_backward, linear_forward, mse_loss, softmax, softmax_cross_entropy
 from .params import (
     GATES,
@@ -19,12 +19,13 @@ from .params import (
     to_fused,
     to_torch_state_dict,
 )
-from .sequence import SeqCache, lstm_backward, lstm_forward
+from .sequence import SeqCache, SeqGrads, lstm_backward, lstm_forward
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "GATES", "CellCache", "CellGrads", "LSTMParams", "SeqCache", "activations", "cell",
+    "GATES", "CellCache", "CellGrads", "LSTMParams", "SeqCache", "SeqGrads", "StepGrads",
+    "activations", "cell",
     "cell_backward", "cell_forward", "check_params", "from_fused", "from_torch_state_dict",
     "gradcheck", "init_params", "linear_backward", "linear_forward", "losses", "lstm_backward",
     "lstm_forward", "mse_loss", "params", "sequence", "sigmoid", "softmax",
@@ -37,6 +38,7 @@ def __getattr__(name):
     # module still being written cannot break the reference.
     import importlib
 
-    if name in ("fast", "optim", "train", "datasets", "rnn", "plots", "check", "grading"):
+    if name in ("fast", "optim", "train", "datasets", "rnn", "plots", "check", "grading",
+                "selfcheck"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'lstm_teach' has no attribute {name!r}")

@@ -142,12 +142,28 @@ def hidden_gradient(local: CellGrads, p: LSTMParams):
     return local.dzi @ p.whi + local.dzg @ p.whg + local.dzf @ p.whf + local.dzo @ p.who
 
 
+def input_gradient(local: CellGrads, p: LSTMParams):
+    """dE/dx (B, I): x enters all four gates as h_prev does, through wx* instead of wh*."""
+    return local.dzi @ p.wxi + local.dzg @ p.wxg + local.dzf @ p.wxf + local.dzo @ p.wxo
+
+
+class StepGrads(NamedTuple):
+    """What cell_backward returns: params (an LSTMParams of dE/dparameter, shapes as p),
+    dx (B, I), dh_prev (B, H) and dc_prev (B, H): the gradients sent to the step's inputs."""
+
+    params: LSTMParams
+    dx: np.ndarray
+    dh_prev: np.ndarray
+    dc_prev: np.ndarray
+
+
 def cell_backward(dh, dc, cache: CellCache):
     """Backward pass of one step.
 
     dh (B, H): dE/dh_t; dc (B, H) or None: dE/dc_t arriving from step t+1 (None means zeros);
     cache: the CellCache of cell_forward.
-    Returns grads (LSTMParams of dE/dparameter, shapes as p), dh_prev (B, H), dc_prev (B, H).
+    Returns a StepGrads(params, dx, dh_prev, dc_prev): params an LSTMParams of dE/dparameter
+    (shapes as p), dx (B, I), dh_prev (B, H), dc_prev (B, H).
     """
     if not isinstance(cache, CellCache):
         raise ValueError(f"cache must be the CellCache returned by cell_forward; "
@@ -164,5 +180,5 @@ def cell_backward(dh, dc, cache: CellCache):
     for gate in GATES:
         grads["wx" + gate], grads["wh" + gate], grads["b" + gate] = weight_gradients(
             dz[gate], cache.x, cache.h_prev)
-    dh_prev = hidden_gradient(local, cache.p)
-    return LSTMParams(**grads), dh_prev, local.dc_prev
+    return StepGrads(LSTMParams(**grads), input_gradient(local, cache.p),
+                     hidden_gradient(local, cache.p), local.dc_prev)

@@ -58,52 +58,80 @@ def lstm_forward(xs, p: LSTMParams, h0=None, c0=None):
     return hs, SeqCache(xs, hs, cs, caches, h_init, c_init, p)
 
 
-def lstm_backward(dhs, cache: SeqCache, truncate=None):
+class SeqGrads(NamedTuple):
+    """What lstm_backward returns: params (an LSTMParams of gradients, summed over t),
+    dxs (T, B, I): dE/dx_t for every step, and dh0, dc0 (B, H): the initial state's gradients."""
+
+    params: LSTMParams
+    dxs: np.ndarray
+    dh0: np.ndarray
+    dc0: np.ndarray
+
+
+def lstm_backward(dhs, cache: SeqCache, truncate=None, dhT=None, dcT=None):
     """Backpropagation through time.
 
     dhs (T, B, H): dE/dh_t for every t, from the loss alone (what the read-out sends back);
     cache: the SeqCache of lstm_forward.
     truncate: None for full BPTT, or k >= 1: the error injected at step t flows back through
       at most k cells (t, t-1, ..., t-k+1). k = 1 is the seed's one-step gradient; k >= T is
-      full BPTT.
-    Returns grads (LSTMParams, summed over t), dh0 and dc0 (B, H): gradients of the initial state.
+      full BPTT. Written to be read, this costs O(T k) cell backward passes (k separate sweeps
+      per error); lstm_teach.fast does the same in O(T).
+    dhT, dcT (B, H) or None (zeros): dE/dh_T and dE/dc_T arriving from beyond the last step,
+      e.g. from the next chunk of a long sequence. With truncation they are errors injected at
+      the last step like dhs[-1], and flow back k cells as well.
+    Returns a SeqGrads(params, dxs, dh0, dc0): params an LSTMParams summed over t, dxs (T, B, I),
+    dh0 and dc0 (B, H).
     """
     if not isinstance(cache, SeqCache):
         raise ValueError(f"cache must be the SeqCache returned by lstm_forward; "
                          f"got {type(cache).__name__}")
     dhs = check_array("dhs", dhs, cache.hs.shape, dtype=cache.hs.dtype,
                       why=f"to match hs {cache.hs.shape}")
-    T = dhs.shape[0]
+    T, B, H = dhs.shape
+    final = []
+    for name, value in (("dhT", dhT), ("dcT", dcT)):
+        if value is None:
+            value = np.zeros((B, H), dtype=dhs.dtype)
+        final.append(check_array(name, value, (B, H), dtype=dhs.dtype,
+                                 why=f"to match the final state {(B, H)}"))
+    dhT, dcT = final
     if truncate is None or check_int("truncate", truncate) >= T:
-        return _backward_full(dhs, cache.caches)
-    return _backward_truncated(dhs, cache.caches, truncate)
+        return _backward_full(dhs, cache.caches, dhT, dcT)
+    return _backward_truncated(dhs, cache.caches, truncate, dhT, dcT)
 
 
-def _backward_full(dhs, caches: list[CellCache]):
+def _backward_full(dhs, caches: list[CellCache], dhT, dcT):
     """One sweep from t = T-1 down to 0, carrying dh and dc from each step to the one before."""
     p = caches[0].p
     grads = p.zeros_like()
-    dh_next = np.zeros_like(dhs[0])  # nothing comes from beyond the last step
-    dc_next = np.zeros_like(dhs[0])
+    dxs = []
+    dh_next, dc_next = dhT, dcT  # what arrives from beyond the last step
     for t in reversed(range(len(caches))):
         # h_t reaches the loss directly (dhs[t]) and through step t+1 (dh_next).
-        step_grads, dh_next, dc_next = cell_backward(dhs[t] + dh_next, dc_next, caches[t])
+        step_grads, dx, dh_next, dc_next = cell_backward(dhs[t] + dh_next, dc_next, caches[t])
         grads = grads.map(np.add, step_grads)
-    return grads, dh_next, dc_next
+        dxs.append(dx)
+    return SeqGrads(grads, np.stack(dxs[::-1]), dh_next, dc_next)
 
 
-def _backward_truncated(dhs, caches: list[CellCache], k: int):
+def _backward_truncated(dhs, caches: list[CellCache], k: int, dhT, dcT):
     """Each step's error separately, through at most k cells: O(T k) cell backward passes."""
+    T = len(caches)
     p = caches[0].p
     grads = p.zeros_like()
+    dxs = np.zeros((T,) + caches[0].x.shape, dtype=dhs.dtype)
     dh0 = np.zeros_like(dhs[0])
     dc0 = np.zeros_like(dhs[0])
-    for t in range(len(caches)):
+    for t in range(T):
         dh, dc = dhs[t], None
+        if t == T - 1:  # the final state's gradients enter where dhs[-1] does
+            dh, dc = dh + dhT, dcT
         for s in range(t, max(t - k, -1), -1):
-            step_grads, dh, dc = cell_backward(dh, dc, caches[s])
+            step_grads, dx, dh, dc = cell_backward(dh, dc, caches[s])
             grads = grads.map(np.add, step_grads)
+            dxs[s] += dx
         if t - k < 0:  # the k cells reached back to step 0: the error arrives at (h0, c0)
             dh0 = dh0 + dh
             dc0 = dc0 + dc
-    return grads, dh0, dc0
+    return SeqGrads(grads, dxs, dh0, dc0)

@@ -16,6 +16,10 @@ from nbclient import NotebookClient
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
+# What JupyterLab writes into a notebook when it opens it with ipykernel's python3 kernel.
+# Stored the same, opening a notebook does not mark it modified ("save changes?" on close).
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
 
 def run(path: pathlib.Path) -> float:
     nb = nbformat.read(path, as_version=4)
@@ -24,6 +28,7 @@ def run(path: pathlib.Path) -> float:
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     ).execute()
     seconds = time.perf_counter() - start
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nbformat.write(nb, path)
     return seconds
 
