@@ -15,7 +15,7 @@ LAB_STAMP   := $(VENV)/.lab-installed
 TOOLS_STAMP := $(VENV)/.tools-installed
 TEST_STAMP  := $(VENV)/.test-installed
 
-.PHONY: test lab html site check-site bench notebooks lint lock clean \
+.PHONY: test lab html site check-site check-lab bench notebooks lint lock clean \
         generate autograde feedback export
 
 $(BIN)/python:
@@ -69,6 +69,10 @@ html site: $(TOOLS_STAMP)
 check-site: $(TOOLS_STAMP)
 	$(BIN)/python tools/build_site.py
 	$(BIN)/python tools/check_site.py
+
+# Opens every course notebook in a real JupyterLab: opening must not mark it modified.
+check-lab: $(TOOLS_STAMP)
+	$(BIN)/python tools/check_lab.py
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/run.py

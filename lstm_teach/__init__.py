@@ -5,7 +5,7 @@ The reference implementation is written to be read: one module per step of the d
 lstm_teach.fast computes the same numbers faster.
 """
 
-from . import activations, cell, gradcheck, losses, params, sequence
+from . import activations, cell, gradcheck, gru, losses, params, peephole, sequence, stack
 from .activations import sigmoid, tanh
 from .cell import CellCache, CellGrads, StepGrads, cell_backward, cell_forward
 from .losses import linear_backward, linear_forward, mse_loss, softmax, softmax_cross_entropy
@@ -20,16 +20,28 @@ from .params import (
     to_torch_state_dict,
 )
 from .sequence import SeqCache, SeqGrads, lstm_backward, lstm_forward
+from .stack import (
+    StackCache,
+    StackGrads,
+    init_stack,
+    stack_backward,
+    stack_forward,
+    stack_from_torch_state_dict,
+    stack_to_torch_state_dict,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "GATES", "CellCache", "CellGrads", "LSTMParams", "SeqCache", "SeqGrads", "StepGrads",
-    "activations", "cell",
+    "GATES", "CellCache", "CellGrads", "LSTMParams", "SeqCache", "SeqGrads", "StackCache",
+    "StackGrads", "StepGrads",
+    "activations", "cell", "gru", "peephole",
     "cell_backward", "cell_forward", "check_params", "from_fused", "from_torch_state_dict",
     "gradcheck", "init_params", "linear_backward", "linear_forward", "losses", "lstm_backward",
     "lstm_forward", "mse_loss", "params", "sequence", "sigmoid", "softmax",
-    "softmax_cross_entropy", "tanh", "to_fused", "to_torch_state_dict",
+    "softmax_cross_entropy", "stack", "stack_backward", "stack_forward",
+    "stack_from_torch_state_dict", "stack_to_torch_state_dict", "tanh", "to_fused",
+    "to_torch_state_dict", "init_stack",
 ]
 
 

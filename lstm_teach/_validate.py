@@ -17,9 +17,20 @@ def shape_str(shape) -> str:
 
 
 def as_array(name: str, value) -> np.ndarray:
-    """Return value as an ndarray without copying it, or raise a ValueError naming it."""
+    """Return value as a plain ndarray without copying it, or raise a ValueError naming it.
+
+    A masked array is refused: numpy would compute with the values under its mask as they
+    are (NaN or garbage), silently. Other ndarray subclasses are viewed as plain arrays: for
+    np.matrix, `*` is a matrix product, which gives wrong numbers without an error whenever
+    the shapes happen to allow it (B == H).
+    """
+    if isinstance(value, np.ma.MaskedArray):
+        raise ValueError(
+            f"{name} must be a plain numpy array; got a masked array of shape "
+            f"{shape_str(value.shape)} (its masked entries would be used as they are: pass "
+            f"{name}.filled(0.0), or np.asarray({name}) if they are meant)")
     if isinstance(value, np.ndarray):
-        return value
+        return value if type(value) is np.ndarray else np.asarray(value)
     try:
         arr = np.asarray(value)
     except Exception as exc:  # a ragged list, an object that is no array at all

@@ -71,7 +71,7 @@ def gate_preactivation(x, h_prev, wx, wh, b):
 
 def _check_state(x, h_prev, c_prev, p):
     """Validate one step's inputs; None for h_prev or c_prev means zeros."""
-    check_params(p)
+    p = check_params(p)
     H, I = p.wxi.shape
     x = check_array("x", x, ("B", I), dtype=p.dtype, why=f"to match p.wxi {p.wxi.shape}")
     B = x.shape[0]
@@ -81,7 +81,7 @@ def _check_state(x, h_prev, c_prev, p):
             value = np.zeros((B, H), dtype=p.dtype)
         states.append(check_array(name, value, (B, H), dtype=p.dtype,
                                   why=f"to match x {x.shape} and p.whi {p.whi.shape}"))
-    return x, states[0], states[1]
+    return p, x, states[0], states[1]
 
 
 def cell_forward(x, h_prev, c_prev, p: LSTMParams):
@@ -90,8 +90,12 @@ def cell_forward(x, h_prev, c_prev, p: LSTMParams):
     x (B, I), h_prev (B, H), c_prev (B, H): this step's input and the previous state
     (None for h_prev or c_prev means zeros); p: LSTMParams with wx* (H, I).
     Returns h (B, H), c (B, H) and a CellCache holding every intermediate by the seed's name.
+    The cache keeps its own copies of x, h_prev, c_prev and c: changing the arrays given or
+    returned in place does not change what cell_backward reads. It holds p itself (a copy
+    per step would cost a whole parameter set per step; lstm_forward copies p once).
     """
-    x, h_prev, c_prev = _check_state(x, h_prev, c_prev, p)
+    p, x, h_prev, c_prev = _check_state(x, h_prev, c_prev, p)
+    x, h_prev, c_prev = x.copy(), h_prev.copy(), c_prev.copy()
     zi = gate_preactivation(x, h_prev, p.wxi, p.whi, p.bi)
     i = sigmoid(zi)
     zg = gate_preactivation(x, h_prev, p.wxg, p.whg, p.bg)
@@ -103,7 +107,7 @@ def cell_forward(x, h_prev, c_prev, p: LSTMParams):
     c = f * c_prev + i * g
     tanh_c = tanh(c)
     h = o * tanh_c
-    return h, c, CellCache(x, h_prev, c_prev, zi, zg, zf, zo, i, g, f, o, c, tanh_c, p)
+    return h, c.copy(), CellCache(x, h_prev, c_prev, zi, zg, zf, zo, i, g, f, o, c, tanh_c, p)
 
 
 def local_gradients(dh, dc, cache: CellCache) -> CellGrads:

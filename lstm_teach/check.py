@@ -15,18 +15,20 @@ inputs: when your wrong value equals what a known mistake produces, the report n
 The same comparison, without the values, is what `lstm-teach grade` writes as feedback.
 """
 
+import contextlib
 import copy
 from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
-from ._sandbox import PARAM_NAMES, UnpackError, unpack
+from . import gru
+from ._returns import PARAM_NAMES, UnpackError, unpack
 from .activations import sigmoid
 from .cell import CellGrads, cell_backward, cell_forward
 from .losses import mse_loss
 from .params import GATES, LSTMParams
-from .sequence import lstm_backward, lstm_forward
+from .sequence import SeqGrads, lstm_backward, lstm_forward
 
 RTOL, ATOL = 1e-6, 1e-9
 
@@ -83,6 +85,13 @@ _CATALOGUE = [
                                        "feeds all four gates, so dh_prev sums four terms"),
     Mistake("wh_transposed_in_dh_prev", "a transposed recurrent weight in dh_prev: z = h_prev "
                                         "@ wh.T + ... gives dh_prev = dz @ wh"),
+    # input gradient
+    Mistake("gate_missing_in_dx", "a gate's contribution to dx forgotten: x feeds all four "
+                                  "gates, so dx sums four terms"),
+    Mistake("wh_for_wx_in_dx", "a recurrent weight wh used in dx: x enters the gates through "
+                               "wx, so dx = dzi @ wxi + dzg @ wxg + dzf @ wxf + dzo @ wxo"),
+    Mistake("wx_transposed_in_dx", "a transposed input weight in dx: z = x @ wx.T + ... gives "
+                                   "dx = dz @ wx"),
     # lstm_backward
     Mistake("no_sum_over_time", "no sum over time: the weights are shared by every step, so "
                                 "their gradients add up over t"),
@@ -94,6 +103,51 @@ _CATALOGUE = [
                                    "last step back to the first"),
     Mistake("truncate_ignored", "the truncate argument ignored: with truncate=k the error from "
                                 "step t passes through at most k cells"),
+    Mistake("dxs_order_reversed", "dxs stored in the order the steps were visited (last step "
+                                  "first): dxs[t] must be dE/dx_t"),
+    Mistake("dxs_overwritten", "with truncation, a step's dx overwritten instead of added: every "
+                               "error that passes through step s adds its part to dxs[s]"),
+    Mistake("final_state_ignored", "dhT and dcT left out: they arrive from beyond the last step, "
+                                   "so the sweep starts from dh = dhT and dc = dcT, not zeros"),
+    Mistake("final_state_swapped", "dhT and dcT swapped: dhT joins dhs[T-1] as the gradient of "
+                                   "h, dcT is the dc of the last step"),
+    # the GRU (exercise 5): h = (1 - z) * n + z * h_prev, n = tanh(zn),
+    # zn = x wxn + bxn + r * zhn, zhn = h_prev whn + bhn
+    Mistake("gru_z_swapped", "z and 1 - z swapped: h = (1 - z) * n + z * h_prev, so dE/dn = dh * "
+                             "(1 - z) and h_prev's direct share is dh * z"),
+    Mistake("gru_dz_sign", "the sign of dE/dz: h = n + z * (h_prev - n), so dE/dz = dh * "
+                           "(h_prev - n), not dh * (n - h_prev)"),
+    Mistake("gru_r_factor_missing", "r's gradient without its factor: zn holds r * (whn h_prev "
+                                    "+ bhn), so dE/dr = dE/dzn * (whn h_prev + bhn)"),
+    Mistake("gru_bhn_outside_r", "bhn treated like bxn, outside r: torch's n is tanh(wxn x + bxn "
+                                 "+ r * (whn h_prev + bhn)), so dE/dr = dE/dzn * (whn h_prev + "
+                                 "bhn) and dE/dbhn sums dE/dzn * r"),
+    Mistake("gru_r_missing_on_hidden_path", "r left out on the recurrent path of n: whn h_prev + "
+                                            "bhn is multiplied by r, so whn, bhn and h_prev "
+                                            "receive dE/dzn * r"),
+    Mistake("gru_direct_path_forgotten", "the direct path to h_prev forgotten: h = ... + z * "
+                                         "h_prev, so dh_prev has the term dh * z besides the "
+                                         "three gates' terms"),
+    Mistake("gru_sigmoid_applied_twice", "sigmoid applied to a gate a second time in its "
+                                         "derivative: dr/dzr = r * (1 - r) with r the gate "
+                                         "itself, not sigmoid(r) * (1 - sigmoid(r))"),
+    Mistake("gru_sigmoid_derivative_on_preactivation", "the sigmoid's derivative written with "
+                                                       "the pre-activation: dr/dzr = r * (1 - "
+                                                       "r), not zr * (1 - zr)"),
+    Mistake("gru_tanh_derivative_on_preactivation", "tanh's derivative written with the "
+                                                    "pre-activation: dn/dzn = 1 - n^2, not "
+                                                    "1 - zn^2"),
+    Mistake("gru_tanh_derivative_forgotten", "tanh's derivative left out: dE/dzn = dE/dn * "
+                                             "(1 - n^2)"),
+    Mistake("gru_gate_missing_in_dh_prev", "a gate's term missing from dh_prev: h_prev feeds "
+                                           "r, z and n (through r * (whn h_prev + bhn)) and h "
+                                           "directly, four terms in all"),
+    Mistake("gru_gate_missing_in_dx", "a gate's term missing from dx: x feeds r, z and n, so "
+                                      "dx = dzr @ wxr + dzz @ wxz + dzn @ wxn"),
+    Mistake("gru_wh_for_wx_in_dx", "a recurrent weight wh used in dx: x enters the gates "
+                                   "through wxr, wxz and wxn"),
+    Mistake("dhT_ignored", "dhT left out: it arrives from beyond the last step, so the sweep "
+                           "starts from dh = dhT, not zeros"),
     # training
     Mistake("gradient_ascent", "the step goes uphill: gradient descent subtracts lr * grad"),
     Mistake("sum_instead_of_mean", "the loss summed instead of averaged: use "
@@ -115,6 +169,19 @@ class CheckResult:
         self.mutated = list(mutated)
         self.details = dict(details or {})  # quantity -> "expected ... got ..." text
         self.setting = setting
+        self.groups = {}  # name -> quantity names, e.g. "params" -> the 12 parameters
+
+    def correct(self, *names) -> bool:
+        """Are these quantities right? Credit per quantity: a test cell that grades dx asks
+        correct("dx"), and a wrong dh_prev does not cost it its points. A group name (e.g.
+        "params") stands for all its quantities. An exception, a result of the wrong
+        structure, or an input written into fails every quantity."""
+        if self.error or self.mutated:
+            return False
+        wanted = set()
+        for name in names:
+            wanted.update(self.groups.get(name, (name,)))
+        return not wanted & set(self.wrong)
 
     @property
     def mistakes(self) -> list:
@@ -178,11 +245,12 @@ class Exercise(NamedTuple):
     name: str
     args: tuple  # input names passed positionally, in order
     kwargs: tuple  # input names passed by keyword
-    unpack: str  # what the function returns (see _sandbox.unpack)
+    unpack: str  # what the function returns (see _returns.unpack)
     make_inputs: Callable  # (rng, **options) -> dict of inputs
     reference: Callable  # (inputs, mistake_key or None) -> dict name -> array
     mistakes: tuple  # catalogue keys that may explain a wrong answer
     setting: Callable  # inputs -> short description
+    groups: dict = {}  # name -> quantity names that CheckResult.correct(name) stands for
 
 
 # ---------------------------------------------------------------- inputs
@@ -226,14 +294,20 @@ def _inputs_hidden_gradient(rng, **opts):
     return {"local": local, "p": inputs["cache"].p}
 
 
-def _inputs_lstm_backward(rng, seq_len=4, batch=3, input_size=4, hidden_size=5, truncate=None):
+def _inputs_lstm_backward(rng, seq_len=4, batch=3, input_size=4, hidden_size=5, truncate=None,
+                          final_state=False):
+    """final_state=True adds nonzero dhT, dcT (gradients from beyond the last step)."""
     p = _random_params(rng, input_size, hidden_size)
     xs = rng.normal(0.0, 1.0, (seq_len, batch, input_size))
     h0 = rng.normal(0.0, 0.5, (batch, hidden_size))
     c0 = rng.normal(0.0, 1.0, (batch, hidden_size))
     _, cache = lstm_forward(xs, p, h0, c0)
-    return {"dhs": rng.normal(0.0, 1.0, (seq_len, batch, hidden_size)), "cache": cache,
-            "truncate": truncate}
+    out = {"dhs": rng.normal(0.0, 1.0, (seq_len, batch, hidden_size)), "cache": cache,
+           "truncate": truncate, "dhT": None, "dcT": None}
+    if final_state:
+        out["dhT"] = rng.normal(0.0, 1.0, (batch, hidden_size))
+        out["dcT"] = rng.normal(0.0, 1.0, (batch, hidden_size))
+    return out
 
 
 def _inputs_sgd_step(rng, input_size=3, hidden_size=4):
@@ -329,35 +403,221 @@ def _hidden_gradient(local, p, m=None):
     return total
 
 
+def _input_gradient(local, p, m=None):
+    """dx = sum over the gates of dz @ wx; None where a mistake cannot be made at these shapes."""
+    if m == "wx_transposed_in_dx" and p.input_size != p.hidden_size:
+        return None  # dz @ wx.T raises: the student sees the error itself
+    total = 0
+    for gate in GATES:
+        if m == f"gate_missing_in_dx:{gate}":
+            continue
+        w = getattr(p, ("wh" if m == "wh_for_wx_in_dx" else "wx") + gate)
+        total = total + getattr(local, "dz" + gate) @ (w.T if m == "wx_transposed_in_dx" else w)
+    return total
+
+
 def _cell_backward(dh, dc, cache, m=None):
     local = _local_gradients(dh, dc, cache, m)
     out = {}
     for gate in GATES:
         dwx, dwh, db = _weight_gradients(getattr(local, "dz" + gate), cache.x, cache.h_prev, m)
         out["wx" + gate], out["wh" + gate], out["b" + gate] = dwx, dwh, db
+    dx = _input_gradient(local, cache.p, m)
+    if dx is not None:
+        out["dx"] = dx
     out["dh_prev"] = _hidden_gradient(local, cache.p, m)
     out["dc_prev"] = local.dc_prev
     return out
 
 
-def _lstm_backward(dhs, cache, truncate=None, m=None):
-    if m is None or (m == "truncate_ignored" and truncate is None):
-        grads, dh0, dc0 = lstm_backward(dhs, cache, truncate=truncate)
+_FULL_ONLY = ("no_sum_over_time", "dc_not_carried", "dh_not_carried", "time_order_reversed")
+
+
+def _lstm_backward(dhs, cache, truncate=None, m=None, dhT=None, dcT=None):
+    """The reference's SeqGrads as a dict, or what mistake m gives ({} where m cannot occur:
+    a truncation mistake without truncation, or a full sweep's mistake with it)."""
+    T = len(cache.caches)
+    full = truncate is None or truncate >= T
+    if m is None:
+        out = lstm_backward(dhs, cache, truncate=truncate, dhT=dhT, dcT=dcT)
     elif m == "truncate_ignored":
-        grads, dh0, dc0 = lstm_backward(dhs, cache)
+        if full:
+            return {}
+        out = lstm_backward(dhs, cache, dhT=dhT, dcT=dcT)
+    elif m == "dxs_order_reversed":
+        out = lstm_backward(dhs, cache, truncate=truncate, dhT=dhT, dcT=dcT)
+        out = out._replace(dxs=out.dxs[::-1].copy())
+    elif m in ("final_state_ignored", "final_state_swapped"):
+        if dhT is None and dcT is None:
+            return {}
+        zero = np.zeros_like(dhs[0])
+        dhT, dcT = (None, None) if m == "final_state_ignored" else (
+            zero if dcT is None else dcT, zero if dhT is None else dhT)
+        out = lstm_backward(dhs, cache, truncate=truncate, dhT=dhT, dcT=dcT)
+    elif m in _FULL_ONLY and full:
+        out = _bptt_full(dhs, cache, dhT, dcT, m)
+    elif m == "dxs_overwritten" and not full:
+        out = _bptt_truncated(dhs, cache, truncate, dhT, dcT, m)
     else:
+        return {}
+    result = dict(zip(PARAM_NAMES, out.params))
+    result.update(dxs=out.dxs, dh0=out.dh0, dc0=out.dc0)
+    return result
+
+
+def _bptt_full(dhs, cache, dhT, dcT, m):
+    """One sweep written out, with a full-BPTT mistake m switched in."""
+    T = len(cache.caches)
+    zero = np.zeros_like(dhs[0])
+    dh = zero if dhT is None else dhT
+    dc = zero if dcT is None else dcT
+    grads = cache.p.zeros_like()
+    dxs = np.zeros(cache.xs.shape)
+    for t in (range(T) if m == "time_order_reversed" else reversed(range(T))):
+        upstream = dhs[t] if m == "dh_not_carried" else dhs[t] + dh
+        step, dxs[t], dh, dc = cell_backward(upstream, zero if m == "dc_not_carried" else dc,
+                                             cache.caches[t])
+        grads = step if m == "no_sum_over_time" else grads.map(np.add, step)
+    return SeqGrads(grads, dxs, dh, dc)
+
+
+def _bptt_truncated(dhs, cache, k, dhT, dcT, m):
+    """Each error through at most k cells, written out, with a truncation mistake m."""
+    T = len(cache.caches)
+    zero = np.zeros_like(dhs[0])
+    grads = cache.p.zeros_like()
+    dxs = np.zeros(cache.xs.shape)
+    dh0, dc0 = zero, zero
+    for t in range(T):
+        dh, dc = dhs[t], zero
+        if t == T - 1:
+            dh = dh + (zero if dhT is None else dhT)
+            dc = zero if dcT is None else dcT
+        for s in range(t, max(t - k, -1), -1):
+            step, dx, dh, dc = cell_backward(dh, dc, cache.caches[s])
+            grads = grads.map(np.add, step)
+            dxs[s] = dx if m == "dxs_overwritten" else dxs[s] + dx
+        if t - k < 0:
+            dh0, dc0 = dh0 + dh, dc0 + dc
+    return SeqGrads(grads, dxs, dh0, dc0)
+
+
+# ---------------------------------------------------------------- the GRU (exercise 5)
+
+def _random_gru_params(rng, I, H):
+    """Every entry nonzero, bhn included, so bhn inside r is told from bhn outside it."""
+    return gru.GRUParams(*(rng.normal(0.0, 0.6, (H, I) if f[:2] == "wx" else (H, H)
+                                      if f[:2] == "wh" else (H,))
+                           for f in gru.GRUParams._fields))
+
+
+def _inputs_gru_cell_backward(rng, batch=3, input_size=4, hidden_size=5):
+    p = _random_gru_params(rng, input_size, hidden_size)
+    x = rng.normal(0.0, 1.0, (batch, input_size))
+    h_prev = rng.normal(0.0, 0.5, (batch, hidden_size))
+    _, cache = gru.gru_cell_forward(x, h_prev, p)
+    return {"dh": rng.normal(0.0, 1.0, h_prev.shape), "cache": cache}
+
+
+def _inputs_gru_backward(rng, seq_len=4, batch=3, input_size=4, hidden_size=5,
+                         final_state=False):
+    p = _random_gru_params(rng, input_size, hidden_size)
+    xs = rng.normal(0.0, 1.0, (seq_len, batch, input_size))
+    h0 = rng.normal(0.0, 0.5, (batch, hidden_size))
+    _, cache = gru.gru_forward(xs, p, h0)
+    dhT = rng.normal(0.0, 1.0, (batch, hidden_size)) if final_state else None
+    return {"dhs": rng.normal(0.0, 1.0, (seq_len, batch, hidden_size)), "cache": cache,
+            "dhT": dhT}
+
+
+_GRU_PARAMS = tuple(gru.GRUParams._fields)
+_GRU_GATE_MISTAKES = ("gru_z_swapped", "gru_dz_sign", "gru_r_factor_missing", "gru_bhn_outside_r",
+                      "gru_r_missing_on_hidden_path", "gru_sigmoid_applied_twice",
+                      "gru_sigmoid_derivative_on_preactivation",
+                      "gru_tanh_derivative_on_preactivation", "gru_tanh_derivative_forgotten",
+                      "weight_gradient_transposed", "batch_averaged", "first_example_only")
+_GRU_MISTAKES = _GRU_GATE_MISTAKES + ("gru_direct_path_forgotten", "gru_wh_for_wx_in_dx") + tuple(
+    f"gru_gate_missing_in_{q}:{g}" for q in ("dh_prev", "dx") for g in "rzn")
+
+
+def _gru_cell_backward(dh, cache, m=None):
+    """The reference's GRU step backward as a dict (params, dx, dh_prev), or mistake m's.
+
+    m="written_out" runs the written-out version without a mistake (tested equal to the
+    reference, so that each variant differs from it by its mistake alone)."""
+    if m is None:
+        step = gru.gru_cell_backward(dh, cache)
+        out = dict(zip(_GRU_PARAMS, step.params))
+        out.update(dx=step.dx, dh_prev=step.dh_prev)
+        return out
+    x, h_prev, r, z, n, p = cache.x, cache.h_prev, cache.r, cache.z, cache.n, cache.p
+    swapped = m == "gru_z_swapped"
+    dn = dh * (z if swapped else 1 - z)
+    dz = dh * (n - h_prev if swapped or m == "gru_dz_sign" else h_prev - n)
+    direct = dh * (1 - z if swapped else z)
+    if m == "gru_tanh_derivative_forgotten":
+        dzn = dn
+    else:
+        dzn = dn * (1 - (cache.zn if m == "gru_tanh_derivative_on_preactivation" else n) ** 2)
+    factor = {"gru_r_factor_missing": 1.0, "gru_bhn_outside_r": h_prev @ p.whn.T}.get(m,
+                                                                                    cache.zhn)
+    dr = dzn * factor
+    dzhn = dzn if m == "gru_r_missing_on_hidden_path" else dzn * r
+
+    def dsig(s, pre):
+        if m == "gru_sigmoid_derivative_on_preactivation":
+            return pre * (1 - pre)
+        if m == "gru_sigmoid_applied_twice":
+            s = sigmoid(s)
+        return s * (1 - s)
+
+    dzr, dzz = dr * dsig(r, cache.zr), dz * dsig(z, cache.zz)
+    out = {}
+    for gate, dzg in (("r", dzr), ("z", dzz)):
+        out["wx" + gate], out["wh" + gate], out["b" + gate] = _weight_gradients(dzg, x, h_prev, m)
+    out["wxn"], _, out["bxn"] = _weight_gradients(dzn, x, h_prev, m)
+    _, out["whn"], out["bhn"] = _weight_gradients(dzhn, x, h_prev, m)
+    if m == "gru_bhn_outside_r":
+        out["bhn"] = out["bxn"]
+    dzs = {"r": dzr, "z": dzz, "n": dzn}
+    dx = 0
+    for gate in "rzn":
+        if m != f"gru_gate_missing_in_dx:{gate}":
+            dx = dx + dzs[gate] @ getattr(p, ("wh" if m == "gru_wh_for_wx_in_dx" else "wx") + gate)
+    dzs["n"] = dzhn
+    dh_prev = 0 if m == "gru_direct_path_forgotten" else direct
+    for gate in "rzn":
+        if m != f"gru_gate_missing_in_dh_prev:{gate}":
+            dh_prev = dh_prev + dzs[gate] @ getattr(p, "wh" + gate)
+    out.update(dx=dx, dh_prev=dh_prev)
+    return out
+
+
+def _gru_backward(dhs, cache, dhT=None, m=None):
+    """The reference's GRUSeqGrads as a dict, or what mistake m gives ({} where m cannot occur)."""
+    if m is None:
+        out = gru.gru_backward(dhs, cache, dhT=dhT)
+    elif m == "dxs_order_reversed":
+        out = gru.gru_backward(dhs, cache, dhT=dhT)
+        out = out._replace(dxs=out.dxs[::-1].copy())
+    elif m == "dhT_ignored":
+        if dhT is None:
+            return {}
+        out = gru.gru_backward(dhs, cache)
+    elif m in ("no_sum_over_time", "dh_not_carried", "time_order_reversed", "written_out"):
         T = len(cache.caches)
-        grads = cache.p.zeros_like()
-        dh, dc = np.zeros_like(dhs[0]), np.zeros_like(dhs[0])
+        dh = np.zeros_like(dhs[0]) if dhT is None else dhT
+        grads, dxs = cache.p.zeros_like(), np.zeros(cache.xs.shape)
         for t in (range(T) if m == "time_order_reversed" else reversed(range(T))):
             upstream = dhs[t] if m == "dh_not_carried" else dhs[t] + dh
-            step, dh, dc = cell_backward(upstream, None if m == "dc_not_carried" else dc,
-                                         cache.caches[t])
+            step, dxs[t], dh = gru.gru_cell_backward(upstream, cache.caches[t])
             grads = step if m == "no_sum_over_time" else grads.map(np.add, step)
-        dh0, dc0 = dh, dc
-    out = dict(zip(PARAM_NAMES, grads))
-    out.update(dh0=dh0, dc0=dc0)
-    return out
+        out = gru.GRUSeqGrads(grads, dxs, dh)
+    else:
+        return {}
+    result = dict(zip(_GRU_PARAMS, out.params))
+    result.update(dxs=out.dxs, dh0=out.dh0)
+    return result
 
 
 def _sgd_step(p, grads, lr, m=None):
@@ -371,8 +631,7 @@ def _train(xs, ys, p, lr, steps, m=None):
     for _ in range(steps):
         hs, cache = lstm_forward(xs, p)
         loss, dhs = mse_loss(hs, ys, reduction="sum" if m == "sum_instead_of_mean" else "mean")
-        grads, _, _ = lstm_backward(dhs, cache)
-        p = _sgd_step(p, grads, lr)
+        p = _sgd_step(p, lstm_backward(dhs, cache).params, lr)
         losses.append(loss)
     return p, losses
 
@@ -389,6 +648,14 @@ def final_loss(p_arrays: dict, xs, ys) -> float:
     p = LSTMParams(**{k: np.asarray(p_arrays[k], dtype=np.float64) for k in PARAM_NAMES})
     hs, _ = lstm_forward(xs, p)
     return mse_loss(hs, ys, reduction="mean")[0]
+
+
+def _only(name, value) -> dict:
+    return {} if value is None else {name: value}
+
+
+_DX_MISTAKES = tuple(f"gate_missing_in_dx:{g}" for g in GATES) + ("wh_for_wx_in_dx",
+                                                                   "wx_transposed_in_dx")
 
 
 def _cell_setting(p, B):
@@ -423,6 +690,10 @@ EXERCISES = {
                  tuple(f"gate_missing_in_dh_prev:{g}" for g in GATES)
                  + ("wh_transposed_in_dh_prev",),
                  lambda d: _cell_setting(d["p"], len(d["local"].dzi))),
+        Exercise("input_gradient", ("local", "p"), (), "input_gradient",
+                 _inputs_hidden_gradient,
+                 lambda d, m=None: _only("dx", _input_gradient(d["local"], d["p"], m)),
+                 _DX_MISTAKES, lambda d: _cell_setting(d["p"], len(d["local"].dzi))),
         Exercise("cell_backward", ("dh", "dc", "cache"), (), "cell_backward",
                  _inputs_cell_backward,
                  lambda d, m=None: _cell_backward(d["dh"], d["dc"], d["cache"], m),
@@ -430,15 +701,35 @@ EXERCISES = {
                   "sigmoid_derivative_on_z", "sigmoid_applied_twice", "tanh_derivative_on_z",
                   "di_dg_swapped", "dc_prev_from_incoming_only", "weight_gradient_transposed",
                   "batch_averaged", "first_example_only", "wh_transposed_in_dh_prev")
-                 + tuple(f"gate_missing_in_dh_prev:{g}" for g in GATES),
-                 lambda d: _cell_setting(d["cache"].p, len(d["dh"])) + ", nonzero dc"),
-        Exercise("lstm_backward", ("dhs", "cache"), ("truncate",), "lstm_backward",
+                 + tuple(f"gate_missing_in_dh_prev:{g}" for g in GATES) + _DX_MISTAKES,
+                 lambda d: _cell_setting(d["cache"].p, len(d["dh"])) + ", nonzero dc",
+                 {"params": PARAM_NAMES}),
+        Exercise("lstm_backward", ("dhs", "cache"), ("truncate", "dhT", "dcT"), "lstm_backward",
                  _inputs_lstm_backward,
-                 lambda d, m=None: _lstm_backward(d["dhs"], d["cache"], d["truncate"], m),
+                 lambda d, m=None: _lstm_backward(d["dhs"], d["cache"], d["truncate"], m,
+                                                  d["dhT"], d["dcT"]),
                  ("no_sum_over_time", "dc_not_carried", "dh_not_carried",
-                  "time_order_reversed", "truncate_ignored"),
+                  "time_order_reversed", "truncate_ignored", "dxs_order_reversed",
+                  "dxs_overwritten", "final_state_ignored", "final_state_swapped"),
                  lambda d: f"T {len(d['dhs'])}, " + _cell_setting(d["cache"].p, d["dhs"].shape[1])
-                 + f", truncate={d['truncate']}"),
+                 + f", truncate={d['truncate']}"
+                 + (", nonzero dhT and dcT" if d["dhT"] is not None else ""),
+                 {"params": PARAM_NAMES, "initial_state": ("dh0", "dc0")}),
+        Exercise("gru_cell_backward", ("dh", "cache"), (), "gru_cell_backward",
+                 _inputs_gru_cell_backward,
+                 lambda d, m=None: _gru_cell_backward(d["dh"], d["cache"], m), _GRU_MISTAKES,
+                 lambda d: _cell_setting(d["cache"].p, len(d["dh"])) + ", nonzero bhn",
+                 {"params": _GRU_PARAMS, "reset_gate": ("wxr", "whr", "br"),
+                  "update_gate": ("wxz", "whz", "bz"),
+                  "candidate": ("wxn", "whn", "bxn", "bhn")}),
+        Exercise("gru_backward", ("dhs", "cache"), ("dhT",), "gru_backward",
+                 _inputs_gru_backward,
+                 lambda d, m=None: _gru_backward(d["dhs"], d["cache"], d["dhT"], m),
+                 ("no_sum_over_time", "dh_not_carried", "time_order_reversed",
+                  "dxs_order_reversed", "dhT_ignored"),
+                 lambda d: f"T {len(d['dhs'])}, " + _cell_setting(d["cache"].p, d["dhs"].shape[1])
+                 + (", nonzero dhT" if d["dhT"] is not None else ""),
+                 {"params": _GRU_PARAMS}),
         Exercise("sgd_step", ("p", "grads", "lr"), (), "params", _inputs_sgd_step,
                  lambda d, m=None: dict(zip(PARAM_NAMES, _sgd_step(d["p"], d["grads"], d["lr"],
                                                                    m))),
@@ -461,11 +752,15 @@ def _fmt(a) -> str:
                            edgeitems=2, max_line_width=88).replace("\n", "")
 
 
-def _generic_causes(got, expected, inputs_batch):
+def _is_weight(name) -> bool:
+    return name.startswith(("w", "dw"))
+
+
+def _generic_causes(got, expected, inputs_batch, name=""):
     """Diagnoses that need no catalogue: sign, transpose, batch scaling, zeros, NaN."""
     if got.shape != expected.shape:
-        if got.shape == expected.shape[::-1]:
-            return ["weight_gradient_transposed"]
+        if got.shape == expected.shape[::-1] and got.ndim == 2:
+            return ["weight_gradient_transposed" if _is_weight(name) else "transposed"]
         if inputs_batch and got.shape == (inputs_batch,) + expected.shape:
             return ["not_summed_over_batch"]
         return []
@@ -515,8 +810,10 @@ def compare(exercise: Exercise, inputs: dict, got: dict, mutated=()) -> CheckRes
                 wrong.append(name)
                 details[name], causes[name] = diagnosis
     passed = not wrong and not mutated
-    return CheckResult(exercise.name, passed, wrong, causes, mutated=mutated, details=details,
-                       setting=setting)
+    result = CheckResult(exercise.name, passed, wrong, causes, mutated=mutated, details=details,
+                         setting=setting)
+    result.groups = dict(exercise.groups)
+    return result
 
 
 def _diagnose(exercise, inputs, name, want, have, variants):
@@ -534,7 +831,7 @@ def _diagnose(exercise, inputs, name, want, have, variants):
         worst = np.unravel_index(np.argmax(np.where(np.isnan(diff), np.inf, diff)), diff.shape)
         detail = (f"largest difference at index {[int(k) for k in worst]}\n"
                   f"      expected {_fmt(want)}\n      got      {_fmt(have)}")
-    found = _generic_causes(have.astype(np.float64), want, _batch_of(inputs))
+    found = _generic_causes(have.astype(np.float64), want, _batch_of(inputs), name)
     gates = []
     for key in exercise.mistakes:
         if key not in variants:  # each known mistake, run once on these inputs
@@ -589,6 +886,43 @@ def _changed(before, after) -> list:
     return out
 
 
+# The reference of each function an exercise builds on, by the name the notebook gives it.
+def _references() -> dict:
+    from . import cell
+
+    return {"local_gradients": cell.local_gradients, "weight_gradients": cell.weight_gradients,
+            "hidden_gradient": cell.hidden_gradient, "input_gradient": cell.input_gradient,
+            "cell_backward": cell.cell_backward, "gru_cell_backward": gru.gru_cell_backward,
+            "sgd_step": _sgd_step}
+
+
+@contextlib.contextmanager
+def reference_upstream(namespace: dict, *names):
+    """Within the block, namespace[name] is lstm_teach's reference for each name given.
+
+    A test cell that grades cell_backward runs it with the reference local_gradients (and
+    the others) in place of the student's own, so a bug in local_gradients costs the points
+    of local_gradients only, not those of every function that calls it. Restored afterwards,
+    even when the block raises.
+    """
+    references = _references()
+    unknown = [n for n in names if n not in references]
+    if unknown:
+        raise ValueError(f"no reference for {', '.join(unknown)}; known: "
+                         f"{', '.join(sorted(references))}")
+    missing = object()
+    saved = {n: namespace.get(n, missing) for n in names}
+    try:
+        namespace.update({n: references[n] for n in names})
+        yield
+    finally:
+        for n, value in saved.items():
+            if value is missing:
+                namespace.pop(n, None)
+            else:
+                namespace[n] = value
+
+
 def run_check(name: str, fn, seed=0, **options) -> CheckResult:
     """Call fn in this process on inputs drawn with seed, and compare with the reference."""
     exercise = EXERCISES[name]
@@ -597,7 +931,7 @@ def run_check(name: str, fn, seed=0, **options) -> CheckResult:
     setting = exercise.setting(inputs)
     try:
         returned = fn(*[given[a] for a in exercise.args],
-                      **{k: given[k] for k in exercise.kwargs})
+                      **{k: given[k] for k in exercise.kwargs if given[k] is not None})
     except Exception as exc:
         return CheckResult(name, False, error=f"your function raised {type(exc).__name__}: "
                                               f"{exc}", setting=setting)
@@ -628,14 +962,35 @@ def check_hidden_gradient(fn, seed=0, **options) -> CheckResult:
     return run_check("hidden_gradient", fn, seed, **options)
 
 
+def check_input_gradient(fn, seed=0, **options) -> CheckResult:
+    """fn(local, p) -> dx."""
+    return run_check("input_gradient", fn, seed, **options)
+
+
 def check_cell_backward(fn, seed=0, **options) -> CheckResult:
-    """fn(dh, dc, cache) -> (grads, dh_prev, dc_prev); the 12 gradients and both states."""
+    """fn(dh, dc, cache) -> (grads, dx, dh_prev, dc_prev); the 12 gradients, dx, both states.
+    result.correct("params"), .correct("dx"), ... judge each quantity on its own."""
     return run_check("cell_backward", fn, seed, **options)
 
 
 def check_lstm_backward(fn, seed=0, **options) -> CheckResult:
-    """fn(dhs, cache, truncate=None) -> (grads, dh0, dc0); options may set truncate=k."""
+    """fn(dhs, cache, truncate=None, dhT=None, dcT=None) -> (grads, dxs, dh0, dc0).
+    options: truncate=k; final_state=True passes nonzero dhT and dcT; seq_len, batch,
+    input_size, hidden_size. result.correct("params"), .correct("dxs"),
+    .correct("initial_state") judge each quantity on its own."""
     return run_check("lstm_backward", fn, seed, **options)
+
+
+def check_gru_cell_backward(fn, seed=0, **options) -> CheckResult:
+    """fn(dh, cache) -> (grads: gru.GRUParams, dx, dh_prev) for a gru.GRUCache.
+    result.correct("reset_gate"), "update_gate", "candidate", "dx", "dh_prev" judge each part."""
+    return run_check("gru_cell_backward", fn, seed, **options)
+
+
+def check_gru_backward(fn, seed=0, **options) -> CheckResult:
+    """fn(dhs, cache, dhT=None) -> (grads: gru.GRUParams, dxs, dh0) for a gru.GRUSeqCache;
+    options: final_state=True passes a nonzero dhT; seq_len, batch, input_size, hidden_size."""
+    return run_check("gru_backward", fn, seed, **options)
 
 
 def check_sgd_step(fn, seed=0, **options) -> CheckResult:
@@ -654,6 +1009,8 @@ def check_train_to_loss(fn, seed=0) -> CheckResult:
 
 
 __all__ = ["MISTAKES", "CheckResult", "SINE", "check_cell_backward", "check_cell_forward",
-           "check_hidden_gradient", "check_local_gradients", "check_lstm_backward",
+           "check_gru_backward", "check_gru_cell_backward", "check_hidden_gradient",
+           "check_input_gradient", "check_local_gradients",
+           "check_lstm_backward", "reference_upstream",
            "check_sgd_step", "check_train", "check_train_to_loss", "check_weight_gradients",
            "compare", "sine_task", "run_check"]

@@ -142,3 +142,31 @@ def char_task(B: int = 16, text: str | None = None, lower: bool = True) -> CharT
         raise ValueError(f"text must have at least 2 characters per stream (B = {B}); "
                          f"got {len(ids)} characters")
     return CharTask(ids[: B * N].reshape(B, N).copy(), vocab, text)
+
+
+# ------------------------------------------------------------------------ the adding problem
+
+def adding_problem(T: int = 100, B: int = 32, seed: int = 0, dtype=np.float64):
+    """The adding problem of Hochreiter and Schmidhuber (1997), in its common modern form.
+
+    Each sequence has T steps of two inputs: a value drawn U(0, 1), and a marker that is 1 at
+    exactly two steps (one in the first half, one in the second) and 0 elsewhere. The target,
+    given after the last step, is the sum of the two marked values. Predicting the mean sum
+    (1) always scores a mean squared error of Var(u1 + u2) = 2/12 ~ 0.167: a model beats that
+    only if it carries the first marked value across at least T/2 steps.
+
+    Returns xs (T, B, 2) (channel 0 the values, channel 1 the markers) and ys (B, 1).
+    """
+    T, B = check_int("T", T, minimum=2), check_int("B", B)
+    dtype = _check_dtype(dtype)
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(0.0, 1.0, size=(T, B))
+    first = rng.integers(0, T // 2, size=B)
+    second = rng.integers(T // 2, T, size=B)
+    markers = np.zeros((T, B))
+    batch = np.arange(B)
+    markers[first, batch] = 1.0
+    markers[second, batch] = 1.0
+    xs = np.stack([values, markers], axis=-1).astype(dtype)
+    ys = (values[first, batch] + values[second, batch])[:, None].astype(dtype)
+    return xs, ys

@@ -74,17 +74,22 @@ class LSTMParams(NamedTuple):
 
 
 def check_params(p, name: str = "p") -> LSTMParams:
-    """Check that p is an LSTMParams of consistent shapes, one float dtype and finite values."""
+    """Check that p is an LSTMParams of consistent shapes, one float dtype and finite values.
+
+    Returns p with every field a plain ndarray (lists and np.matrix fields converted, without
+    copying arrays): use the returned value.
+    """
     if not isinstance(p, LSTMParams):
         raise ValueError(f"{name} must be an lstm_teach.LSTMParams; got {type(p).__name__}")
     wxi = check_array(f"{name}.wxi", p.wxi, ("H", "I"))
     H, I = wxi.shape
+    arrays = []
     for field, value in zip(LSTMParams._fields, p):
         kind = field[:2]
         expected = (H, I) if kind == "wx" else (H, H) if kind == "wh" else (H,)
-        check_array(f"{name}.{field}", value, expected, dtype=wxi.dtype,
-                    why=f"to match {name}.wxi {wxi.shape}")
-    return p
+        arrays.append(check_array(f"{name}.{field}", value, expected, dtype=wxi.dtype,
+                                  why=f"to match {name}.wxi {wxi.shape}"))
+    return LSTMParams(*arrays)
 
 
 def init_params(input_size: int, hidden_size: int, seed: int = 0, dtype=np.float64,
@@ -107,6 +112,9 @@ def init_params(input_size: int, hidden_size: int, seed: int = 0, dtype=np.float
     H = check_int("hidden_size", hidden_size)
     if np.dtype(dtype) not in (np.float32, np.float64):
         raise ValueError(f"dtype must be np.float32 or np.float64; got {np.dtype(dtype)}")
+    if forget_bias is not None and (isinstance(forget_bias, bool) or not isinstance(
+            forget_bias, (int, float, np.integer, np.floating)) or not np.isfinite(forget_bias)):
+        raise ValueError(f"forget_bias must be a finite number or None; got {forget_bias!r}")
     rng = np.random.default_rng(seed)
 
     def glorot(shape):
@@ -141,7 +149,7 @@ def to_fused(p: LSTMParams) -> tuple:
     Returns wx (4H, I), wh (4H, H), b (4H,): the layout of torch.nn.LSTM's weight_ih_l0,
     weight_hh_l0 and bias (one product x @ wx.T then computes all four gates at once).
     """
-    check_params(p)
+    p = check_params(p)
     wx = np.concatenate([p.gate(g)[0] for g in TORCH_GATES])
     wh = np.concatenate([p.gate(g)[1] for g in TORCH_GATES])
     b = np.concatenate([p.gate(g)[2] for g in TORCH_GATES])

@@ -20,95 +20,16 @@ def _finish(fig, ax, title, xlabel, ylabel, **legend):
 
 # --- notebooks 01-06 and 12: the cell, activations, gates over time ---
 
-def cell_diagram():
-    """The LSTM cell at one step: the four gates, the cell-state line and the output, drawn.
+def cell_diagram(highlight=None, backward=False, ax=None, title=None):
+    """The LSTM cell at one step, the course's one picture: see lstm_teach.diagram.
 
-    Takes nothing; returns a Figure. Sigmoid gates (i, f, o) and the tanh layer (g) are boxes,
-    pointwise operations are circles; the thick line on top is the cell state c.
+    highlight: None, or a part name or set of them from diagram.PARTS ("x", "h_prev",
+    "c_prev", "i", "g", "f", "o", "c", "h"), drawn in colour with the rest greyed;
+    backward=True: arrows reversed, each edge labelled with its gradient. Returns a Figure.
     """
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Circle, FancyBboxPatch, Patch
+    from . import diagram
 
-    sig_col, tanh_col, c_col, h_col = "#9ecae1", "#fdae6b", "#31a354", "#636363"
-    fig, ax = plt.subplots(figsize=(7.5, 4.6))
-    ax.add_patch(FancyBboxPatch((0.3, -0.1), 9.4, 6.0, boxstyle="round,pad=0.1",
-                                facecolor="#f7f7f7", edgecolor="#bdbdbd"))
-
-    def arrow(x0, y0, x1, y1, color=h_col, lw=1.5):
-        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": lw,
-                                "shrinkA": 0, "shrinkB": 0})
-
-    def line(xs, ys, color=h_col, lw=1.5):
-        ax.plot(xs, ys, color=color, lw=lw, solid_capstyle="round")
-
-    def box(x, y, label, color):
-        ax.add_patch(FancyBboxPatch((x - 0.45, y - 0.4), 0.9, 0.8, boxstyle="round,pad=0.05",
-                                    facecolor=color, edgecolor="black"))
-        ax.text(x, y, label, ha="center", va="center", fontsize=10)
-
-    def node(x, y, label):
-        ax.add_patch(Circle((x, y), 0.3, facecolor="white", edgecolor="black", zorder=3))
-        ax.text(x, y, label, ha="center", va="center", fontsize=12, zorder=4)
-
-    # The cell-state line: c_(t-1) -> x f -> + i*g -> c_t.
-    cy, gy, by = 5.0, 2.2, 0.8
-    arrow(-0.6, cy, 2.7, cy, c_col, 3)
-    arrow(3.3, cy, 5.0, cy, c_col, 3)
-    arrow(5.6, cy, 10.6, cy, c_col, 3)
-    node(3.0, cy, r"$\times$")
-    node(5.3, cy, "+")
-    ax.text(-0.6, cy + 0.3, r"$c_{t-1}$", fontsize=12)
-    ax.text(10.0, cy + 0.3, r"$c_t$", fontsize=12)
-
-    # The bus that feeds [h_(t-1), x_t] to every gate.
-    line([-0.6, 7.4], [by, by])
-    ax.text(-0.6, by - 0.45, r"$h_{t-1}$", fontsize=12)
-    arrow(1.2, -0.9, 1.2, by)
-    ax.text(1.35, -0.8, r"$x_t$", fontsize=12)
-    gates = [(3.0, "f", r"$\sigma$", sig_col), (4.6, "i", r"$\sigma$", sig_col),
-             (6.0, "g", "tanh", tanh_col), (7.4, "o", r"$\sigma$", sig_col)]
-    for x, name, act, col in gates:
-        arrow(x, by, x, gy - 0.45)
-        box(x, gy, f"${name}$\n{act}", col)
-        ax.text(x + 0.5, gy - 0.75, f"$z_{name}$", fontsize=9, color="#444444")
-
-    # f multiplies c_(t-1); i * g is added; o * tanh(c_t) gives h_t.
-    arrow(3.0, gy + 0.45, 3.0, cy - 0.3)
-    node(5.3, 3.7, r"$\times$")
-    line([4.6, 4.6, 5.0], [gy + 0.45, 3.7, 3.7])
-    line([6.0, 6.0, 5.6], [gy + 0.45, 3.7, 3.7])
-    arrow(5.3, 4.0, 5.3, cy - 0.3)
-    line([8.6, 8.6], [cy, 4.1])
-    box(8.6, 3.7, "tanh", tanh_col)
-    arrow(8.6, 3.3, 8.6, gy + 0.3)
-    node(8.6, gy, r"$\times$")
-    arrow(7.85, gy, 8.3, gy)
-    arrow(8.9, gy, 10.6, gy, h_col, 2.5)
-    ax.text(10.0, gy + 0.3, r"$h_t$", fontsize=12)
-    ax.text(3.1, 4.3, r"$f\odot c_{t-1}$", fontsize=9)
-    ax.text(4.0, 3.2, r"$i\odot g$", fontsize=9)
-    ax.text(8.75, 1.4, r"$h_t = o\odot\tanh(c_t)$", fontsize=9)
-
-    ax.set_xlim(-1.0, 11.2)
-    ax.set_ylim(-1.2, 6.4)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    ax.set_title("The LSTM cell at step t: four gates and one cell state")
-    ax.set_xlabel(r"$x_t$ and $h_{t-1}$ enter bottom left; $c_t$ and $h_t$ leave on the right")
-    ax.set_ylabel("inputs (bottom) to memory (top)")
-    handles = [Patch(facecolor=sig_col, edgecolor="black", label=r"sigmoid gate: $i, f, o$"),
-               Patch(facecolor=tanh_col, edgecolor="black", label=r"tanh layer: $g$, $\tanh(c_t)$"),
-               Line2D([], [], marker="o", ls="", markerfacecolor="white", markeredgecolor="black",
-                      markersize=10, label=r"pointwise $\times$, $+$"),
-               Line2D([], [], color=c_col, lw=3, label="cell state path"),
-               Line2D([], [], color=h_col, lw=1.5, label="input / hidden path")]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3,
-              fontsize=8, frameon=False)
-    fig.tight_layout()
-    return fig
+    return diagram.cell_diagram(highlight=highlight, backward=backward, ax=ax, title=title)
 
 
 def activation_curves(z=None):
@@ -123,6 +44,9 @@ def activation_curves(z=None):
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
     panels = [(axes[0], "sigmoid", sigmoid, sigmoid_deriv, r"$\sigma(z)(1-\sigma(z))$", 0.25),
               (axes[1], "tanh", tanh, tanh_deriv, r"$1-\tanh^2(z)$", 1.0)]
+    # Each legend goes where its curves leave room: sigmoid's top left (sigma ~ 0 there, its
+    # derivative peaks at 0.25 in the middle), tanh's bottom right (tanh ~ 1, tanh' ~ 0 there).
+    corners = {"sigmoid": "upper left", "tanh": "lower right"}
     for ax, name, fn, deriv, dlabel, peak in panels:
         ax.plot(z, fn(z), lw=2, label=f"{name}(z)")
         ax.plot(z, deriv(z), lw=2, ls="--", label=f"derivative {dlabel}")
@@ -130,7 +54,7 @@ def activation_curves(z=None):
         ax.set_title(f"{name} and its derivative")
         ax.set_xlabel("pre-activation z")
         ax.set_ylabel("value")
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=8, loc=corners[name])
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -177,10 +101,11 @@ def gate_heatmaps(gates, title="Gate activations over time"):
     return fig
 
 
-def cell_state_plot(cs, hs, xs=None, title="Cell state and output over time"):
+def cell_state_plot(cs, hs, xs=None, title="Cell state and output over time", x_labels=None):
     """Trajectories of c_t and h_t for each hidden unit of one example.
 
-    cs (T, H), hs (T, H): cell states and outputs; xs (T,) optional input drawn under them
+    cs (T, H), hs (T, H): cell states and outputs; xs (T,) or (T, I) optional input drawn under
+    them, one line per input channel, named by x_labels (I strings; default "input x_t[k]")
     (none is modified). Returns the Figure (two or three stacked axes sharing time).
     """
     cs, hs = np.asarray(cs), np.asarray(hs)
@@ -199,7 +124,16 @@ def cell_state_plot(cs, hs, xs=None, title="Cell state and output over time"):
     for ax in axes[:2]:
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     if xs is not None:
-        axes[2].plot(t, np.asarray(xs), color="black", lw=1.5, label="input $x_t$")
+        xs = np.asarray(xs).reshape(len(t), -1)
+        if x_labels is None:
+            x_labels = (["input $x_t$"] if xs.shape[1] == 1 else
+                        [f"input $x_t[{k}]$" for k in range(xs.shape[1])])
+        if len(x_labels) != xs.shape[1]:
+            raise ValueError(f"x_labels must name the {xs.shape[1]} input channels of xs "
+                             f"{xs.shape}; got {len(x_labels)}")
+        for k, label in enumerate(x_labels):
+            axes[2].plot(t, xs[:, k], lw=1.5, label=label,
+                         color="black" if k == 0 else f"C{k + 1}")
         axes[2].set_ylabel("$x_t$")
         axes[2].set_xlabel("time step t")
         axes[2].set_title("input", fontsize=10)
@@ -228,7 +162,7 @@ def error_bars(names, errors, tol=1e-6, title="Relative error against central di
 
     names (N,): the quantities (e.g. parameter names); errors: dict label -> array (N,) of
     relative errors (not modified); tol: a dashed line, the pass mark. Zeros are drawn at
-    1e-16. Returns the Figure.
+    1e-16; NaN means "does not apply" and draws no bar. Returns the Figure.
     """
     names = list(names)
     fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(names) + 2), 3.5))
@@ -269,42 +203,64 @@ def outer_products(dz, x, title="A batch's weight gradient is a sum of outer pro
     return fig
 
 
-def unrolled_diagram(T=4):
-    """The LSTM unrolled over T steps: forward arrows (h, c) left to right in grey and green,
-    the backward pass (dh, dc) right to left in red, and the loss E_t read from every h_t."""
+def unrolled_diagram(T=4, final_state=False):
+    """The LSTM unrolled over T steps: forward arrows (h, c) left to right, and the backward
+    pass right to left as the TWO messages every cell sends to the one before it, dh and dc,
+    plus dE_t/dh_t arriving from each loss and dx_t leaving for the input. final_state=True
+    also draws dh_T, dc_T arriving from beyond the last step (the next chunk)."""
     from matplotlib.lines import Line2D
 
-    fig, ax = plt.subplots(figsize=(1.7 * T + 1.2, 3.4))
+    grey, green, red, dark = "#636363", "#31a354", "#de2d26", "#67000d"
+
+    def arrow(xy_from, xy_to, color, ls="-"):
+        ax.annotate("", xy=xy_to, xytext=xy_from,
+                    arrowprops={"arrowstyle": "-|>", "color": color, "ls": ls, "lw": 1.3})
+
+    fig, ax = plt.subplots(figsize=(1.9 * T + 1.8, 3.8))
     for t in range(T):
-        x0 = 1.0 + 1.7 * t
-        ax.add_patch(plt.Rectangle((x0, 1.0), 1.0, 1.0, facecolor="#deebf7", edgecolor="#3182bd"))
-        ax.text(x0 + 0.5, 1.5, f"cell\nt={t + 1}", ha="center", va="center", fontsize=9)
-        ax.annotate("", xy=(x0 + 0.5, 1.0), xytext=(x0 + 0.5, 0.3),
-                    arrowprops={"arrowstyle": "-|>", "color": "#636363"})
-        ax.text(x0 + 0.5, 0.1, f"$x_{t + 1}$", ha="center", fontsize=9)
-        ax.annotate("", xy=(x0 + 0.5, 2.7), xytext=(x0 + 0.5, 2.0),
-                    arrowprops={"arrowstyle": "-|>", "color": "#636363"})
-        ax.text(x0 + 0.5, 2.8, f"$E_{t + 1}$", ha="center", fontsize=9)
-        ax.annotate("", xy=(x0 + 0.65, 2.0), xytext=(x0 + 0.65, 2.7),
-                    arrowprops={"arrowstyle": "-|>", "color": "#de2d26"})
-        xl = x0 - 0.7  # the arrows that enter this cell from the left
-        label = "$h_0, c_0$" if t == 0 else ""
-        ax.annotate("", xy=(x0, 1.75), xytext=(xl, 1.75),
-                    arrowprops={"arrowstyle": "-|>", "color": "#31a354"})
-        ax.annotate("", xy=(x0, 1.45), xytext=(xl, 1.45),
-                    arrowprops={"arrowstyle": "-|>", "color": "#636363"})
-        ax.annotate("", xy=(xl, 1.2), xytext=(x0, 1.2),
-                    arrowprops={"arrowstyle": "-|>", "color": "#de2d26"})
-        if label:
-            ax.text(xl - 0.05, 1.5, label, ha="right", va="center", fontsize=9)
-    ax.set_xlim(-0.4, 1.7 * T + 1.0)
-    ax.set_ylim(-0.1, 3.1)
-    ax.axis("off")
-    ax.legend(handles=[Line2D([], [], color="#31a354", label="c forward"),
-                       Line2D([], [], color="#636363", label="h, x forward"),
-                       Line2D([], [], color="#de2d26", label="gradients backward")],
-              loc="lower center", fontsize=8, bbox_to_anchor=(0.5, -0.12), ncol=3)
-    ax.set_title("The LSTM unrolled through time: BPTT runs the red arrows")
+        x0 = 1.0 + 1.9 * t
+        ax.add_patch(plt.Rectangle((x0, 1.0), 1.0, 1.2, facecolor="#deebf7", edgecolor="#3182bd"))
+        ax.text(x0 + 0.5, 1.6, f"cell\nt={t + 1}", ha="center", va="center", fontsize=9)
+        arrow((x0 + 0.35, 0.3), (x0 + 0.35, 1.0), grey)                  # x_t in
+        arrow((x0 + 0.65, 1.0), (x0 + 0.65, 0.3), red)                   # dx_t out
+        ax.text(x0 + 0.5, 0.05, f"$x_{t + 1}$, $\\delta x_{t + 1}$", ha="center", fontsize=8)
+        arrow((x0 + 0.35, 2.2), (x0 + 0.35, 2.9), grey)                  # h_t to the loss
+        arrow((x0 + 0.65, 2.9), (x0 + 0.65, 2.2), red)                   # dE_t/dh_t back
+        ax.text(x0 + 0.5, 3.0, f"$E_{t + 1}$", ha="center", fontsize=9)
+        xl = x0 - 0.9  # the gap to the left of this cell
+        arrow((xl, 2.05), (x0, 2.05), green)                             # c forward
+        arrow((xl, 1.8), (x0, 1.8), grey)                                # h forward
+        arrow((x0, 1.4), (xl, 1.4), red)                                 # dh backward
+        arrow((x0, 1.15), (xl, 1.15), dark, "--")                        # dc backward
+        if t == 0:
+            ax.text(xl - 0.05, 1.9, "$h_0, c_0$", ha="right", va="center", fontsize=9)
+            ax.text(xl - 0.05, 1.27, r"$\delta h_0, \delta c_0$", ha="right", va="center",
+                    fontsize=9)
+        else:
+            ax.text(xl + 0.45, 1.47, r"$\delta h$", ha="center", fontsize=7, color=red)
+            ax.text(xl + 0.45, 0.88, r"$\delta c$", ha="center", fontsize=7, color=dark)
+    xr = 1.0 + 1.9 * (T - 1) + 1.0  # the right edge of the last cell
+    if final_state:
+        arrow((xr + 0.8, 1.4), (xr, 1.4), red)
+        arrow((xr + 0.8, 1.15), (xr, 1.15), dark, "--")
+        ax.text(xr + 0.85, 1.27, r"$\delta h_T, \delta c_T$" + "\n(next chunk)", va="center",
+                fontsize=8)
+    ax.set_xlim(-0.9, xr + (1.9 if final_state else 0.6))
+    ax.set_ylim(-0.5, 3.3)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_xlabel("time: forward left to right, backward right to left")
+    ax.set_ylabel("input, cell, loss")
+    ax.legend(handles=[Line2D([], [], color=green, label="c forward"),
+                       Line2D([], [], color=grey, label="h, x forward"),
+                       Line2D([], [], color=red, label=r"$\delta h$, $\delta x$, "
+                              r"$\partial E_t/\partial h_t$ backward"),
+                       Line2D([], [], color=dark, ls="--", label=r"$\delta c$ backward")],
+              loc="upper center", fontsize=8, bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
+    ax.set_title("The LSTM unrolled through time: two messages, dh and dc, go back")
+    fig.tight_layout()
     return fig
 
 

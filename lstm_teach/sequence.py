@@ -34,9 +34,10 @@ def lstm_forward(xs, p: LSTMParams, h0=None, c0=None):
 
     xs (T, B, I): inputs, time first; p: LSTMParams; h0, c0 (B, H) or None for zeros.
     Returns hs (T, B, H), the hidden state after each step, and a SeqCache (cache.cs holds
-    the cell states; cache.hs[-1], cache.cs[-1] are the final state to carry on with).
+    the cell states; cache.hs[-1], cache.cs[-1] are the final state to carry on with). hs is
+    the caller's own: the cache holds copies of it and of xs, h0, c0 and p.
     """
-    check_params(p)
+    p = check_params(p)
     H, I = p.wxi.shape
     xs = check_array("xs", xs, ("T", "B", I), dtype=p.dtype, why=f"to match p.wxi {p.wxi.shape}")
     T, B, _ = xs.shape
@@ -47,7 +48,8 @@ def lstm_forward(xs, p: LSTMParams, h0=None, c0=None):
                                              why=f"to match xs {xs.shape} and p.whi {p.whi.shape}")
     c = zeros if c0 is None else check_array("c0", c0, (B, H), dtype=p.dtype,
                                              why=f"to match xs {xs.shape} and p.whi {p.whi.shape}")
-    h_init, c_init = h, c
+    h_init, c_init = h.copy(), c.copy()
+    p = p.copy()  # once, for every step's cache
     hs, cs, caches = [], [], []
     for t in range(T):
         h, c, cache = cell_forward(xs[t], h, c, p)
@@ -55,7 +57,7 @@ def lstm_forward(xs, p: LSTMParams, h0=None, c0=None):
         cs.append(c)
         caches.append(cache)
     hs, cs = np.stack(hs), np.stack(cs)
-    return hs, SeqCache(xs, hs, cs, caches, h_init, c_init, p)
+    return hs, SeqCache(xs.copy(), hs.copy(), cs, caches, h_init, c_init, p)
 
 
 class SeqGrads(NamedTuple):
@@ -75,8 +77,11 @@ def lstm_backward(dhs, cache: SeqCache, truncate=None, dhT=None, dcT=None):
     cache: the SeqCache of lstm_forward.
     truncate: None for full BPTT, or k >= 1: the error injected at step t flows back through
       at most k cells (t, t-1, ..., t-k+1). k = 1 is the seed's one-step gradient; k >= T is
-      full BPTT. Written to be read, this costs O(T k) cell backward passes (k separate sweeps
-      per error); lstm_teach.fast does the same in O(T).
+      full BPTT. Written to be read, this costs O(T k) cell backward passes: each error has
+      its own sweep of k cells (34 s at T = 1000, k = 999 on the machine of
+      benchmarks/RESULTS.md). lstm_teach.fast does the same arithmetic with the k sweeps
+      stacked into one batched product per step, much faster but still O(T k); full BPTT
+      (truncate=None) is one sweep, O(T).
     dhT, dcT (B, H) or None (zeros): dE/dh_T and dE/dc_T arriving from beyond the last step,
       e.g. from the next chunk of a long sequence. With truncation they are errors injected at
       the last step like dhs[-1], and flow back k cells as well.

@@ -20,12 +20,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import fast
+from . import fast, rnn
 from ._validate import check_int
-from .datasets import CharTask, Vocab, char_task, sine_wave
+from .datasets import CharTask, Vocab, adding_problem, char_task, sine_wave
 from .losses import linear_backward, linear_forward, mse_loss, softmax, softmax_cross_entropy
 from .optim import Adam, clip_by_global_norm
-from .params import init_params
+from .params import LSTMParams, init_params
 
 
 class ProgressBar:
@@ -130,7 +130,7 @@ def _model_forward(params, xs, h0=None, c0=None):
 def _model_backward(dout, params, hs, cache):
     p, readout = params
     dhs, dwy, dby = linear_backward(dout, hs, readout["wy"])
-    grads, _, _ = fast.lstm_backward(dhs, cache)
+    grads = fast.lstm_backward(dhs, cache).params
     return grads, {"wy": dwy, "by": dby}
 
 
@@ -210,7 +210,7 @@ def train_chars(steps: int = 600, hidden_size: int = 64, T: int = 32, B: int = 1
                 lr: float = 0.01, clip: float | None = 5.0, seed: int = 0,
                 dtype=np.float32, task: CharTask | None = None, sample_at=(),
                 sample_length: int = 120, prime: str = "the ",
-                progress: bool = True) -> TrainResult:
+                progress: bool = True, callback=None) -> TrainResult:
     """Train a character model (LSTM + read-out + softmax) on the shipped fables.
 
     The text is cut into B streams (char_task); each step takes the next chunk of T
@@ -219,7 +219,8 @@ def train_chars(steps: int = 600, hidden_size: int = 64, T: int = 32, B: int = 1
     is reset to zeros when the streams run out and start again. Loss: softmax_cross_entropy
     with reduction="mean", in nats per character (log(V) ~ 3.5 for guessing uniformly).
     sample_at: steps after which sample_chars(prime, sample_length) is stored in
-    result.samples (0 = before training).
+    result.samples (0 = before training). callback(step, params): called before training
+    (step 0) and after every step, e.g. to measure the loss on a held-out text.
     """
     task = char_task(B) if task is None else task
     V = task.vocab.size
@@ -247,8 +248,104 @@ def train_chars(steps: int = 600, hidden_size: int = 64, T: int = 32, B: int = 1
     def sample(step, params):
         if step in sample_at:
             samples[step] = sample_chars(params, task.vocab, prime, sample_length, seed=seed)
+        if callback:
+            callback(step, params)
 
     sample(0, params)
     params, losses, seconds = fit(loss_and_grads, params, Adam(lr), steps, clip=clip,
                                   progress=progress, label="chars", callback=sample)
     return TrainResult(params, losses, seconds, task.vocab, samples)
+
+
+# ------------------------------------------------------------------------ the adding problem
+
+def init_adding_model(model: str = "lstm", hidden_size: int = 16, seed: int = 0,
+                      dtype=np.float32) -> tuple:
+    """(core, read-out) for the adding problem: 2 inputs, hidden_size units, 1 output.
+
+    Both models get the same fair start: input weights Glorot-uniform, recurrent weights
+    a random orthogonal matrix (every singular value 1, so the recurrent product neither
+    shrinks nor grows h at the start; Saxe et al. 2014, Le et al. 2015), biases zero.
+    model "lstm": an LSTMParams from init_params(scheme="orthogonal", forget_bias=1.0) (each
+    gate its own orthogonal wh); "rnn": (wx, wh, b) for lstm_teach.rnn's vanilla tanh RNN.
+    The read-out is init_model's: U(-1/sqrt(H), 1/sqrt(H)), bias zero.
+    """
+    if model not in ("lstm", "rnn"):
+        raise ValueError(f"model must be 'lstm' or 'rnn'; got {model!r}")
+    H = check_int("hidden_size", hidden_size)
+    if model == "lstm":
+        core = init_params(2, H, seed=seed, dtype=dtype, scheme="orthogonal", forget_bias=1.0)
+    else:
+        rng = np.random.default_rng(seed)
+        limit = np.sqrt(6.0 / (H + 2))
+        wx = rng.uniform(-limit, limit, size=(H, 2))
+        q, r = np.linalg.qr(rng.standard_normal((H, H)))
+        wh = q * np.sign(np.diag(r))
+        core = tuple(np.asarray(a, dtype=dtype) for a in (wx, wh, np.zeros(H)))
+    _, readout = init_model(2, H, 1, seed=seed, dtype=dtype)
+    return core, readout
+
+
+def _adding_forward(params, xs):
+    core, readout = params
+    if isinstance(core, LSTMParams):
+        hs, cache = fast.lstm_forward(xs, core)
+    else:
+        hs, cache = rnn.rnn_forward(xs, *core)
+    return hs[-1] @ readout["wy"].T + readout["by"], hs, cache
+
+
+def adding_loss_and_grads(params, xs, ys):
+    """(loss, grads) of E = mean over B of (prediction - y)^2 for one batch.
+
+    The prediction is the read-out of the hidden state after the LAST step only, so the
+    error enters at h_T and must travel back through time to the marked steps. E is the
+    plain mean squared error (no 1/2), the number that 0.167 (always predicting 1) refers to.
+    params: from init_adding_model; xs (T, B, 2), ys (B, 1) from datasets.adding_problem.
+    """
+    core, readout = params
+    pred, hs, cache = _adding_forward(params, xs)
+    err = pred - ys
+    loss = float(np.mean(err ** 2))
+    dpred = 2.0 * err / err.shape[0]                      # dE/dprediction, (B, 1)
+    dhs = np.zeros_like(hs)
+    dhs[-1] = dpred @ readout["wy"]
+    if isinstance(core, LSTMParams):
+        dcore = fast.lstm_backward(dhs, cache).params
+    else:
+        dcore = tuple(rnn.rnn_backward(dhs, cache)[0])
+    return loss, (dcore, {"wy": dpred.T @ hs[-1], "by": dpred.sum(axis=0)})
+
+
+def adding_mse(params, T: int, n: int = 1000, seed: int = 10**6) -> float:
+    """Mean squared error on n fresh adding-problem sequences of length T (a test set: the
+    default seed lies far from the seeds training draws from)."""
+    core, _ = params
+    dtype = (core.dtype if isinstance(core, LSTMParams) else core[0].dtype)
+    xs, ys = adding_problem(T, check_int("n", n), seed=seed, dtype=dtype)
+    pred, _, _ = _adding_forward(params, xs)
+    return float(np.mean((pred.astype(np.float64) - ys) ** 2))
+
+
+def train_adding(model: str = "lstm", T: int = 100, steps: int = 1500, hidden_size: int = 16,
+                 B: int = 32, lr: float = 0.02, clip: float | None = 1.0, seed: int = 0,
+                 dtype=np.float32, progress: bool = True) -> TrainResult:
+    """Train an LSTM (on lstm_teach.fast) or a vanilla RNN (lstm_teach.rnn) on the adding
+    problem with sequences of T steps.
+
+    Each step draws B new sequences (datasets.adding_problem with seed + 1 + step); loss and
+    gradients from adding_loss_and_grads; clipping at global norm `clip`, then Adam(lr).
+    result.losses are training MSEs (0.167 = always predicting the mean); measure the
+    trained model with adding_mse(result.params, T). Both models start as fairly as
+    init_adding_model makes them.
+    """
+    T = check_int("T", T, minimum=2)
+    params = init_adding_model(model, hidden_size, seed=seed, dtype=dtype)
+
+    def loss_and_grads(params, step):
+        xs, ys = adding_problem(T, B, seed=seed + 1 + step, dtype=dtype)
+        return adding_loss_and_grads(params, xs, ys)
+
+    params, losses, seconds = fit(loss_and_grads, params, Adam(lr), steps, clip=clip,
+                                  progress=progress, label=f"adding {model} T={T}")
+    return TrainResult(params, losses, seconds)

@@ -96,28 +96,63 @@ def student_hidden(local, p, bug=None):
     return dh
 
 
+def student_input(local, p, bug=None):
+    dx = 0
+    for gate, dz in zip("igfo", (local.dzi, local.dzg, local.dzf, local.dzo)):
+        if bug == f"missing_{gate}":
+            continue
+        w = getattr(p, ("wh" if bug == "wh_for_wx_in_dx" else "wx") + gate)
+        dx = dx + (dz @ w.T if bug == "wx_transposed_in_dx" else dz @ w)
+    if bug == "dx_transposed":
+        dx = dx.T
+    return dx
+
+
 def student_cell_backward(dh, dc, cache, bug=None):
     local = student_local(dh, dc, cache, bug)
     grads = {}
     for gate in "igfo":
         w = student_weights(getattr(local, "dz" + gate), cache.x, cache.h_prev, bug)
         grads["wx" + gate], grads["wh" + gate], grads["b" + gate] = w
-    return lt.LSTMParams(**grads), student_hidden(local, cache.p, bug), local.dc_prev
+    dx = student_input(local, cache.p, "wh_for_wx_in_dx" if bug == "wh_for_wx_in_dx" else None)
+    return lt.LSTMParams(**grads), dx, student_hidden(local, cache.p, bug), local.dc_prev
 
 
-def student_bptt(dhs, cache, truncate=None, bug=None):
-    T = len(cache.caches)
-    if truncate is not None and bug != "truncate_ignored":
-        return lt.lstm_backward(dhs, cache, truncate=truncate)
+def student_bptt(dhs, cache, truncate=None, dhT=None, dcT=None, bug=None):
+    """Written from scratch for each bug: truncation by windows, full BPTT by one sweep."""
+    T, B, _ = dhs.shape
+    zero = np.zeros_like(dhs[0])
+    dhT = zero if dhT is None or bug == "final_state_ignored" else dhT
+    dcT = zero if dcT is None or bug == "final_state_ignored" else dcT
+    if bug == "final_state_swapped":
+        dhT, dcT = dcT, dhT
     total = [np.zeros_like(a) for a in cache.p]
-    dh, dc = np.zeros_like(dhs[0]), np.zeros_like(dhs[0])
+    dxs = [np.zeros((B, cache.p.input_size)) for _ in range(T)]
+    if truncate is not None and truncate < T and bug != "truncate_ignored":
+        dh0, dc0 = zero, zero
+        for t in range(T):
+            dh, dc = dhs[t] + (dhT if t == T - 1 else 0), dcT if t == T - 1 else zero
+            for s in range(t, max(t - truncate, -1), -1):
+                step, dx, dh, dc = lt.cell_backward(dh, dc, cache.caches[s])
+                total = [a + b for a, b in zip(total, step)]
+                dxs[s] = dx if bug == "dxs_overwritten" else dxs[s] + dx
+            if t < truncate:
+                dh0, dc0 = dh0 + dh, dc0 + dc
+        return lt.LSTMParams(*total), np.stack(dxs), dh0, dc0
+    dh, dc = dhT, dcT
     order = range(T) if bug == "time_order_reversed" else range(T - 1, -1, -1)
+    visited = []
     for t in order:
         upstream = dhs[t] if bug == "dh_not_carried" else dhs[t] + dh
-        step, dh, dc = lt.cell_backward(upstream, np.zeros_like(dc) if bug == "dc_not_carried"
-                                        else dc, cache.caches[t])
-        total = list(step) if bug == "no_sum_over_time" else [a + b for a, b in zip(total, step)]
-    return lt.LSTMParams(*total), dh, dc
+        step, dx, dh, dc = lt.cell_backward(upstream, zero if bug == "dc_not_carried" else dc,
+                                            cache.caches[t])
+        total = (list(step) if bug == "no_sum_over_time"
+                 else [a + b for a, b in zip(total, step)])
+        dxs[t] = dx
+        visited.append(dx)
+    if bug == "dxs_order_reversed":  # appended while going back, never put in time order
+        dxs = visited
+    return lt.LSTMParams(*total), np.stack(dxs), dh, dc
 
 
 def student_sgd(p, grads, lr, bug=None):
@@ -135,8 +170,7 @@ def student_train(xs, ys, p, lr, steps, bug=None):
         hs, cache = lt.lstm_forward(xs, p)
         loss, dhs = lt.mse_loss(hs, ys, reduction="sum" if bug == "sum_instead_of_mean"
                                 else "mean")
-        grads, _, _ = lt.lstm_backward(dhs, cache)
-        p = student_sgd(p, grads, lr)
+        p = student_sgd(p, lt.lstm_backward(dhs, cache).params, lr)
         losses.append(loss)
     return p, losses
 
@@ -154,6 +188,7 @@ def with_bug(fn, bug):
     (check.check_local_gradients, student_local),
     (check.check_weight_gradients, student_weights),
     (check.check_hidden_gradient, student_hidden),
+    (check.check_input_gradient, student_input),
     (check.check_cell_backward, student_cell_backward),
     (check.check_lstm_backward, student_bptt),
     (check.check_sgd_step, student_sgd),
@@ -165,6 +200,16 @@ def test_correct_functions_pass(checker, fn):
         assert result.passed, result.report
         assert result.wrong == []
         assert "passed" in result.report
+
+
+@pytest.mark.parametrize("options", [
+    {"truncate": 1}, {"truncate": 2}, {"truncate": 3}, {"truncate": 4}, {"truncate": 9},
+    {"final_state": True}, {"final_state": True, "truncate": 2},
+    {"seq_len": 1, "batch": 1, "hidden_size": 1, "final_state": True},
+])
+def test_correct_bptt_passes_truncated_and_with_a_final_state(options):
+    result = check.check_lstm_backward(student_bptt, seed=2, **options)
+    assert result.passed, result.report
 
 
 def test_training_reaches_the_stated_loss():
@@ -218,21 +263,38 @@ CASES = [
     ("hidden_gradient", student_hidden, "missing_g", "gate_missing_in_dh_prev", ["dh_prev"], {}),
     ("hidden_gradient", student_hidden, "wh_transposed_in_dh_prev", "wh_transposed_in_dh_prev",
      ["dh_prev"], {}),
+    ("input_gradient", student_input, "missing_g", "gate_missing_in_dx", ["dx"], {}),
+    ("input_gradient", student_input, "missing_o", "gate_missing_in_dx", ["dx"], {}),
+    ("input_gradient", student_input, "wh_for_wx_in_dx", "wh_for_wx_in_dx", ["dx"], {}),
+    ("input_gradient", student_input, "wx_transposed_in_dx", "wx_transposed_in_dx", ["dx"],
+     {"input_size": 5, "hidden_size": 5}),
+    ("input_gradient", student_input, "dx_transposed", "transposed", ["dx"], {}),
+    ("cell_backward", student_cell_backward, "wh_for_wx_in_dx", "wh_for_wx_in_dx", ["dx"], {}),
     ("cell_backward", student_cell_backward, "c_for_c_prev", "c_for_c_prev",
-     ["wxf", "whf", "bf", "dh_prev"], {}),
+     ["wxf", "whf", "bf", "dx", "dh_prev"], {}),
     ("cell_backward", student_cell_backward, "missing_o", "gate_missing_in_dh_prev",
      ["dh_prev"], {}),
     ("cell_backward", student_cell_backward, "dc_from_future_ignored", "dc_from_future_ignored",
-     [n for n in PARAMS if n[-1] != "o"] + ["dh_prev", "dc_prev"], {}),
+     [n for n in PARAMS if n[-1] != "o"] + ["dx", "dh_prev", "dc_prev"], {}),
     ("lstm_backward", student_bptt, "no_sum_over_time", "no_sum_over_time", PARAMS, {}),
     ("lstm_backward", student_bptt, "dc_not_carried", "dc_not_carried",
-     PARAMS + ["dh0", "dc0"], {}),
+     PARAMS + ["dxs", "dh0", "dc0"], {}),
     ("lstm_backward", student_bptt, "dh_not_carried", "dh_not_carried",
-     PARAMS + ["dh0", "dc0"], {}),
+     PARAMS + ["dxs", "dh0", "dc0"], {}),
     ("lstm_backward", student_bptt, "time_order_reversed", "time_order_reversed",
-     PARAMS + ["dh0", "dc0"], {}),
+     PARAMS + ["dxs", "dh0", "dc0"], {}),
     ("lstm_backward", student_bptt, "truncate_ignored", "truncate_ignored",
-     PARAMS + ["dh0", "dc0"], {"truncate": 2}),
+     PARAMS + ["dxs", "dh0", "dc0"], {"truncate": 2}),
+    ("lstm_backward", student_bptt, "dxs_order_reversed", "dxs_order_reversed", ["dxs"], {}),
+    ("lstm_backward", student_bptt, "dxs_overwritten", "dxs_overwritten", ["dxs"],
+     {"truncate": 2}),
+    ("lstm_backward", student_bptt, "final_state_ignored", "final_state_ignored",
+     PARAMS + ["dxs", "dh0", "dc0"], {"final_state": True}),
+    ("lstm_backward", student_bptt, "final_state_swapped", "final_state_swapped",
+     PARAMS + ["dxs", "dh0", "dc0"], {"final_state": True}),
+    # with truncate=2 of T=4, the final state's error no longer reaches (h0, c0)
+    ("lstm_backward", student_bptt, "final_state_ignored", "final_state_ignored",
+     PARAMS + ["dxs"], {"final_state": True, "truncate": 2}),
     ("sgd_step", student_sgd, "gradient_ascent", "gradient_ascent", PARAMS, {}),
     ("train", student_train, "sum_instead_of_mean", "sum_instead_of_mean",
      PARAMS + ["losses"], {}),
@@ -256,8 +318,9 @@ def test_each_catalogued_mistake_is_caught_and_named(name, fn, bug, key, wrong, 
 def test_catalogue_is_large_and_every_entry_is_exercised():
     keys = {c[3] for c in CASES}
     assert len(keys) >= 10
-    # every catalogue entry but the generic transpose (tested below) has a broken function
-    assert set(check.MISTAKES) - keys == {"transposed"}
+    # every catalogue entry has a broken function
+    keys |= {c[1] for c in GRU_CASES + GRU_SEQ_CASES}
+    assert set(check.MISTAKES) - keys == set()
 
 
 def test_missing_gate_names_the_gate():
@@ -301,8 +364,10 @@ def test_errors_and_wrong_structures_are_reported_not_raised():
     assert not result.passed and "ValueError: shapes do not match" in result.report
     result = check.check_cell_forward(lambda x, h, c, p: (h, c))
     assert not result.passed and "(h, c, cache)" in result.report
-    result = check.check_cell_backward(lambda dh, dc, cache: (dict(wxi=dh), dh, dc))
+    result = check.check_cell_backward(lambda dh, dc, cache: (dict(wxi=dh), dh, dh, dc))
     assert not result.passed and "grads has no entries" in result.report
+    result = check.check_cell_backward(lambda dh, dc, cache: (cache.p, dh, dc))
+    assert not result.passed and "(grads, dx, dh_prev, dc_prev)" in result.report
 
 
 def test_feedback_names_what_failed_without_values():
@@ -317,3 +382,257 @@ def test_checks_leave_the_inputs_of_other_checks_alone_and_are_seeded():
     a = check.check_cell_forward(with_bug(student_forward, "g_sigmoid"), seed=4).report
     b = check.check_cell_forward(with_bug(student_forward, "g_sigmoid"), seed=4).report
     assert a == b
+
+
+# ---------------------------------------------------------------- credit per quantity
+
+def test_correct_judges_each_quantity_on_its_own():
+    result = check.check_cell_backward(with_bug(student_cell_backward, "wh_for_wx_in_dx"))
+    assert not result.passed
+    assert not result.correct("dx")
+    assert result.correct("params") and result.correct("dh_prev", "dc_prev")
+    assert not result.correct("params", "dx")
+    seq = check.check_lstm_backward(with_bug(student_bptt, "dxs_order_reversed"))
+    assert seq.correct("params") and seq.correct("initial_state") and not seq.correct("dxs")
+    # an exception, or inputs written into, fail every quantity
+    crashed = check.check_cell_backward(lambda dh, dc, cache: 1 / 0)
+    assert not crashed.correct("dc_prev")
+
+    def writes_dh(dh, dc, cache):
+        out = student_cell_backward(dh, dc, cache)
+        dh += 1
+        return out
+
+    mutated = check.check_cell_backward(writes_dh)
+    assert mutated.wrong == [] and not mutated.correct("dx")
+
+
+def test_reference_upstream_swaps_and_restores():
+    def broken_local(dh, dc, cache):
+        return student_local(dh, dc, cache, bug="c_for_c_prev")
+
+    namespace = {"local_gradients": broken_local}
+
+    def composed(dh, dc, cache):  # looks local_gradients up in namespace, as a notebook does
+        local = namespace["local_gradients"](dh, dc, cache)
+        return student_cell_backward(dh, dc, cache)[:1] + (
+            student_input(local, cache.p), student_hidden(local, cache.p), local.dc_prev)
+
+    assert not check.check_cell_backward(composed).correct("dx")
+    with check.reference_upstream(namespace, "local_gradients", "input_gradient"):
+        assert namespace["local_gradients"] is lt.cell.local_gradients
+        assert namespace["input_gradient"] is lt.cell.input_gradient
+        assert check.check_cell_backward(composed).correct("dx", "dh_prev", "dc_prev")
+    assert namespace == {"local_gradients": broken_local}
+    with pytest.raises(KeyError), check.reference_upstream(namespace, "local_gradients"):
+        namespace["not defined"]()
+    assert namespace["local_gradients"] is broken_local
+    with pytest.raises(ValueError, match="no reference for nonsense"):
+        with check.reference_upstream(namespace, "nonsense"):
+            pass
+
+
+def test_bptt_variants_without_their_mistake_equal_the_reference():
+    """The written-out sweeps that the catalogue's variants use agree with lt.lstm_backward,
+    so a variant differs from the reference only by its mistake."""
+    inputs = check.EXERCISES["lstm_backward"].make_inputs(np.random.default_rng(7),
+                                                         final_state=True)
+    dhs, cache, dhT, dcT = inputs["dhs"], inputs["cache"], inputs["dhT"], inputs["dcT"]
+    for got, k in ((check._bptt_full(dhs, cache, dhT, dcT, m=None), None),
+                   (check._bptt_truncated(dhs, cache, 2, dhT, dcT, m=None), 2)):
+        want = lt.lstm_backward(dhs, cache, truncate=k, dhT=dhT, dcT=dcT)
+        for a, b in zip(list(got.params) + list(got[1:]), list(want.params) + list(want[1:])):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_full_sweep_mistakes_are_not_blamed_under_truncation():
+    """A truncated BPTT that overwrites dxs is diagnosed as that, never as "no sum over time"
+    (the full sweep's mistakes do not exist with truncate=k < T)."""
+    result = check.check_lstm_backward(with_bug(student_bptt, "dxs_overwritten"), truncate=2)
+    assert result.wrong == ["dxs"]
+    assert result.causes["dxs"] == ["dxs_overwritten"]
+
+
+def test_a_transposed_non_weight_is_not_called_a_weight_gradient():
+    result = check.check_input_gradient(with_bug(student_input, "dx_transposed"))
+    assert "transposed" in result.causes["dx"]
+    assert "weight_gradient_transposed" not in result.causes["dx"]
+
+
+# ---------------------------------------------------------------- the GRU (exercise 5)
+
+GRU_PARAMS = list(lt.gru.GRUParams._fields)
+
+
+def student_gru_step(dh, cache, bug=None):
+    """A GRU step's backward as a student derives it from h = (1 - z) n + z h_prev."""
+    x, hp, r, z, n, p = cache.x, cache.h_prev, cache.r, cache.z, cache.n, cache.p
+    a = hp @ p.whn.T + p.bhn  # what r multiplies
+    if bug == "z_swapped":  # from h = z n + (1 - z) h_prev
+        d_n, d_z, d_direct = dh * z, dh * (n - hp), dh * (1 - z)
+    else:
+        d_n, d_z, d_direct = dh * (1 - z), dh * (hp - n), dh * z
+    if bug == "dz_sign":
+        d_z = -d_z
+    if bug == "tanh_forgotten":
+        d_an = d_n
+    elif bug == "tanh_on_preactivation":
+        d_an = d_n * (1 - cache.zn * cache.zn)
+    else:
+        d_an = d_n * (1 - n * n)
+    if bug == "r_factor_missing":
+        d_r = d_an
+    elif bug == "bhn_outside_r":
+        d_r = d_an * (hp @ p.whn.T)
+    else:
+        d_r = d_an * a
+    d_a = d_an if bug == "r_missing_on_hidden_path" else d_an * r
+    if bug == "sigmoid_twice":
+        d_ar, d_az = d_r * lt.sigmoid(r) * (1 - lt.sigmoid(r)), d_z * lt.sigmoid(z) * (
+            1 - lt.sigmoid(z))
+    elif bug == "sigmoid_on_preactivation":
+        d_ar, d_az = d_r * cache.zr * (1 - cache.zr), d_z * cache.zz * (1 - cache.zz)
+    else:
+        d_ar, d_az = d_r * r * (1 - r), d_z * z * (1 - z)
+
+    def outer(d, v):
+        if bug == "no_batch_sum":  # one example's outer product per row, never summed
+            return np.einsum("bh,bi->bhi", d, v)
+        w = np.einsum("bh,bi->hi", d, v)
+        return w.T if bug == "weights_transposed" else w
+
+    def bias(d):
+        return d.copy() if bug == "no_batch_sum" else d.sum(axis=0)
+
+    grads = lt.gru.GRUParams(
+        wxr=outer(d_ar, x), whr=outer(d_ar, hp), br=bias(d_ar),
+        wxz=outer(d_az, x), whz=outer(d_az, hp), bz=bias(d_az),
+        wxn=outer(d_an, x), whn=outer(d_a, hp), bxn=bias(d_an),
+        bhn=bias(d_an) if bug == "bhn_outside_r" else bias(d_a))
+    terms_x = {"r": d_ar @ p.wxr, "z": d_az @ p.wxz, "n": d_an @ p.wxn}
+    terms_h = {"r": d_ar @ p.whr, "z": d_az @ p.whz, "n": d_a @ p.whn}
+    if bug == "wh_in_dx":
+        terms_x = {"r": d_ar @ p.whr, "z": d_az @ p.whz, "n": d_an @ p.whn}
+    dx = sum(v for k, v in terms_x.items() if bug != f"dx_missing_{k}")
+    dh_prev = sum(v for k, v in terms_h.items() if bug != f"dh_prev_missing_{k}")
+    if bug != "direct_path_forgotten":
+        dh_prev = dh_prev + d_direct
+    return grads, dx, dh_prev
+
+
+def student_gru_seq(dhs, cache, dhT=None, bug=None):
+    T = dhs.shape[0]
+    carried = np.zeros_like(dhs[0]) if dhT is None or bug == "dhT_ignored" else dhT
+    total = [np.zeros_like(a) for a in cache.p]
+    dxs = []
+    for t in (range(T) if bug == "time_order_reversed" else range(T - 1, -1, -1)):
+        upstream = dhs[t] if bug == "dh_not_carried" else dhs[t] + carried
+        g, dx, carried = student_gru_step(upstream, cache.caches[t])
+        total = list(g) if bug == "no_sum_over_time" else [a + b for a, b in zip(total, g)]
+        dxs.append((t, dx))
+    if bug != "dxs_order_reversed":
+        dxs.sort(key=lambda pair: pair[0])
+    return lt.gru.GRUParams(*total), np.stack([dx for _, dx in dxs]), carried
+
+
+def test_correct_gru_functions_pass():
+    for seed in (0, 1):
+        result = check.check_gru_cell_backward(student_gru_step, seed=seed)
+        assert result.passed, result.report
+    for options in ({}, {"final_state": True},
+                    {"seq_len": 1, "batch": 1, "hidden_size": 1, "final_state": True}):
+        result = check.check_gru_backward(student_gru_seq, seed=2, **options)
+        assert result.passed, result.report
+
+
+def test_gru_written_out_variant_equals_the_reference():
+    inputs = check.EXERCISES["gru_cell_backward"].make_inputs(np.random.default_rng(5))
+    want = check._gru_cell_backward(inputs["dh"], inputs["cache"])
+    got = check._gru_cell_backward(inputs["dh"], inputs["cache"], "written_out")
+    assert set(got) == set(want) == set(GRU_PARAMS) | {"dx", "dh_prev"}
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-12, atol=1e-14)
+    seq = check.EXERCISES["gru_backward"].make_inputs(np.random.default_rng(5), final_state=True)
+    want = check._gru_backward(seq["dhs"], seq["cache"], seq["dhT"])
+    got = check._gru_backward(seq["dhs"], seq["cache"], seq["dhT"], "written_out")
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-12, atol=1e-14)
+
+
+R, Z, N = ["wxr", "whr", "br"], ["wxz", "whz", "bz"], ["wxn", "whn", "bxn", "bhn"]
+GRU_CASES = [
+    # (student bug, catalogue key, expected wrong quantities, options)
+    ("z_swapped", "gru_z_swapped", GRU_PARAMS + ["dx", "dh_prev"], {}),
+    ("dz_sign", "gru_dz_sign", Z + ["dx", "dh_prev"], {}),
+    ("r_factor_missing", "gru_r_factor_missing", R + ["dx", "dh_prev"], {}),
+    ("bhn_outside_r", "gru_bhn_outside_r", R + ["bhn", "dx", "dh_prev"], {}),
+    ("r_missing_on_hidden_path", "gru_r_missing_on_hidden_path", ["whn", "bhn", "dh_prev"], {}),
+    ("direct_path_forgotten", "gru_direct_path_forgotten", ["dh_prev"], {}),
+    ("sigmoid_twice", "gru_sigmoid_applied_twice", R + Z + ["dx", "dh_prev"], {}),
+    ("sigmoid_on_preactivation", "gru_sigmoid_derivative_on_preactivation",
+     R + Z + ["dx", "dh_prev"], {}),
+    ("tanh_on_preactivation", "gru_tanh_derivative_on_preactivation",
+     R + N + ["dx", "dh_prev"], {}),
+    ("tanh_forgotten", "gru_tanh_derivative_forgotten", R + N + ["dx", "dh_prev"], {}),
+    ("dh_prev_missing_r", "gru_gate_missing_in_dh_prev", ["dh_prev"], {}),
+    ("dh_prev_missing_z", "gru_gate_missing_in_dh_prev", ["dh_prev"], {}),
+    ("dh_prev_missing_n", "gru_gate_missing_in_dh_prev", ["dh_prev"], {}),
+    ("dx_missing_n", "gru_gate_missing_in_dx", ["dx"], {}),
+    ("wh_in_dx", "gru_wh_for_wx_in_dx", ["dx"], {}),
+    ("weights_transposed", "weight_gradient_transposed",
+     ["wxr", "whr", "wxz", "whz", "wxn", "whn"], {}),
+    ("no_batch_sum", "not_summed_over_batch", GRU_PARAMS, {}),
+]
+
+
+@pytest.mark.parametrize("bug, key, wrong, options", GRU_CASES,
+                         ids=[f"{c[0]}-{c[1]}" for c in GRU_CASES])
+def test_each_gru_mistake_is_caught_and_named(bug, key, wrong, options):
+    assert key in check.MISTAKES
+    result = check.check_gru_cell_backward(with_bug(student_gru_step, bug), seed=3, **options)
+    assert not result.passed
+    assert sorted(result.wrong) == sorted(wrong), result.report
+    assert key in result.mistakes, result.report
+    assert check.MISTAKES[key].cause in result.report
+    # named on every quantity it explains: the gate-level quantities at least
+    assert all(key in result.causes[n] for n in wrong if n not in ("dx", "dh_prev")
+               or len(wrong) <= 2), result.causes
+
+
+def test_missing_gru_gate_is_named():
+    result = check.check_gru_cell_backward(with_bug(student_gru_step, "dh_prev_missing_z"))
+    assert "the term of gate z is missing" in result.report
+    result = check.check_gru_cell_backward(with_bug(student_gru_step, "dx_missing_n"))
+    assert "the term of gate n is missing" in result.report
+
+
+GRU_SEQ_CASES = [
+    ("no_sum_over_time", "no_sum_over_time", GRU_PARAMS, {}),
+    ("dh_not_carried", "dh_not_carried", GRU_PARAMS + ["dxs", "dh0"], {}),
+    ("time_order_reversed", "time_order_reversed", GRU_PARAMS + ["dxs", "dh0"], {}),
+    ("dxs_order_reversed", "dxs_order_reversed", ["dxs"], {}),
+    ("dhT_ignored", "dhT_ignored", GRU_PARAMS + ["dxs", "dh0"], {"final_state": True}),
+]
+
+
+@pytest.mark.parametrize("bug, key, wrong, options", GRU_SEQ_CASES,
+                         ids=[c[0] for c in GRU_SEQ_CASES])
+def test_each_gru_sequence_mistake_is_caught_and_named(bug, key, wrong, options):
+    result = check.check_gru_backward(with_bug(student_gru_seq, bug), seed=3, **options)
+    assert sorted(result.wrong) == sorted(wrong), result.report
+    assert key in result.mistakes and check.MISTAKES[key].cause in result.report
+
+
+def test_gru_catalogue_has_at_least_eight_named_mistakes_all_exercised():
+    gru_keys = {k for k in check.MISTAKES if k.startswith("gru_")}
+    assert len(gru_keys) >= 8
+    assert gru_keys <= {c[1] for c in GRU_CASES}
+    assert "dhT_ignored" in {c[1] for c in GRU_SEQ_CASES}
+
+
+def test_gru_credit_per_part():
+    result = check.check_gru_cell_backward(with_bug(student_gru_step, "direct_path_forgotten"))
+    assert result.correct("reset_gate", "update_gate", "candidate", "dx")
+    assert not result.correct("dh_prev")
+    result = check.check_gru_cell_backward(with_bug(student_gru_step, "r_factor_missing"))
+    assert result.correct("update_gate", "candidate") and not result.correct("reset_gate")

@@ -7,8 +7,8 @@ from conftest import random_problem
 import lstm_teach as lt
 from lstm_teach.gradcheck import check_cell, check_sequence, numerical_gradient, relative_error
 
-NAMES_CELL = set(lt.LSTMParams._fields) | {"h_prev", "c_prev"}
-NAMES_SEQ = set(lt.LSTMParams._fields) | {"h0", "c0"}
+NAMES_CELL = set(lt.LSTMParams._fields) | {"x", "h_prev", "c_prev"}
+NAMES_SEQ = set(lt.LSTMParams._fields) | {"xs", "h0", "c0"}
 
 
 @pytest.mark.parametrize("seed,B,I,H", [(0, 3, 5, 4), (1, 1, 2, 3), (2, 4, 1, 1), (3, 2, 4, 6)])
@@ -61,12 +61,13 @@ def test_step_by_step_equals_the_sequence_functions(problem):
         assert np.array_equal(h, hs[t])
         assert np.array_equal(c, cache.cs[t])
         caches.append(step)
-    grads, dh0, dc0 = lt.lstm_backward(dhs, cache)
+    grads, dxs, dh0, dc0 = lt.lstm_backward(dhs, cache)
     total = p.zeros_like()
     dh, dc = np.zeros_like(h0), np.zeros_like(c0)
     for t in reversed(range(len(xs))):
-        step_grads, dh, dc = lt.cell_backward(dhs[t] + dh, dc, caches[t])
+        step_grads, dx, dh, dc = lt.cell_backward(dhs[t] + dh, dc, caches[t])
         total = total.map(np.add, step_grads)
+        assert np.allclose(dxs[t], dx, rtol=0, atol=1e-14)
     for a, b in zip(grads, total):
         assert np.allclose(a, b, rtol=0, atol=1e-14)
     assert np.allclose(dh0, dh, rtol=0, atol=1e-14)
@@ -80,9 +81,9 @@ def test_truncation_of_at_least_T_is_full_bptt(problem, k):
     _, cache = lt.lstm_forward(xs, p, h0, c0)
     full = lt.lstm_backward(dhs, cache)
     truncated = lt.lstm_backward(dhs, cache, truncate=k)
-    for a, b in zip(full[0], truncated[0]):
+    for a, b in zip(full.params, truncated.params):
         assert np.array_equal(a, b)
-    assert np.array_equal(full[1], truncated[1]) and np.array_equal(full[2], truncated[2])
+    assert all(np.array_equal(a, b) for a, b in zip(full[1:], truncated[1:]))
 
 
 def test_truncation_just_below_T_equals_full_bptt_via_the_general_path():
@@ -92,10 +93,11 @@ def test_truncation_just_below_T_equals_full_bptt_via_the_general_path():
     p, xs, h0, c0, dhs = random_problem(5, 2, 3, 4, seed=11)
     _, cache = lt.lstm_forward(xs, p, h0, c0)
     full = lt.lstm_backward(dhs, cache)
-    slow = lt.sequence._backward_truncated(dhs, cache.caches, 5)
-    for a, b in zip(full[0], slow[0]):
+    zeros = np.zeros_like(dhs[0])
+    slow = lt.sequence._backward_truncated(dhs, cache.caches, 5, zeros, zeros)
+    for a, b in zip(full.params, slow.params):
         assert np.allclose(a, b, rtol=0, atol=1e-13)
-    assert np.allclose(full[1], slow[1], atol=1e-13) and np.allclose(full[2], slow[2], atol=1e-13)
+    assert all(np.allclose(a, b, rtol=0, atol=1e-13) for a, b in zip(full[1:], slow[1:]))
     shorter = lt.lstm_backward(dhs, cache, truncate=4)
     assert relative_error(shorter[0].whf, full[0].whf) > 1e-6
 
@@ -105,11 +107,12 @@ def test_truncation_one_is_the_sum_of_single_step_gradients(problem):
     which is what the seed's single-step formulas compute."""
     p, xs, h0, c0, dhs = problem
     _, cache = lt.lstm_forward(xs, p, h0, c0)
-    grads, dh0, dc0 = lt.lstm_backward(dhs, cache, truncate=1)
+    grads, dxs, dh0, dc0 = lt.lstm_backward(dhs, cache, truncate=1)
     total = p.zeros_like()
     for t, step in enumerate(cache.caches):
-        step_grads, dh_prev, dc_prev = lt.cell_backward(dhs[t], None, step)
+        step_grads, dx, dh_prev, dc_prev = lt.cell_backward(dhs[t], None, step)
         total = total.map(np.add, step_grads)
+        assert np.allclose(dxs[t], dx, rtol=0, atol=1e-14)
         if t == 0:
             assert np.allclose(dh0, dh_prev, atol=1e-14)
             assert np.allclose(dc0, dc_prev, atol=1e-14)
@@ -125,12 +128,12 @@ def test_truncation_k_matches_central_differences_of_a_k_step_loss():
     p, xs, h0, c0, dhs = random_problem(T, 2, 3, 4, seed=7)
     dhs[:-1] = 0.0  # only the last step's error
     _, cache = lt.lstm_forward(xs, p, h0, c0)
-    grads, _, _ = lt.lstm_backward(dhs, cache, truncate=k)
+    grads = lt.lstm_backward(dhs, cache, truncate=k).params
     start = T - k
     h_start, c_start = cache.hs[start - 1], cache.cs[start - 1]
     sub = check_sequence(p, xs[start:], h_start, c_start)  # full BPTT on the last k steps
     _, sub_cache = lt.lstm_forward(xs[start:], p, h_start, c_start)
-    sub_grads, _, _ = lt.lstm_backward(dhs[start:], sub_cache)
+    sub_grads = lt.lstm_backward(dhs[start:], sub_cache).params
     assert sub.max_error < 1e-7
     for a, b in zip(grads, sub_grads):
         assert np.allclose(a, b, rtol=0, atol=1e-13)
@@ -140,13 +143,15 @@ def test_gradients_are_summed_over_the_batch():
     """A batch of two identical examples gives exactly twice the gradients of one."""
     p, xs, h0, c0, dhs = random_problem(3, 1, 2, 3, seed=3)
     _, one = lt.lstm_forward(xs, p, h0, c0)
-    g1, dh1, _ = lt.lstm_backward(dhs, one)
+    g1, dxs1, dh1, _ = lt.lstm_backward(dhs, one)
     twice = [np.concatenate([a, a], axis=1) for a in (xs, dhs)]
     _, two = lt.lstm_forward(twice[0], p, np.vstack([h0, h0]), np.vstack([c0, c0]))
-    g2, dh2, _ = lt.lstm_backward(twice[1], two)
+    g2, dxs2, dh2, _ = lt.lstm_backward(twice[1], two)
     for a, b in zip(g1, g2):
         assert np.allclose(2 * a, b, rtol=1e-12, atol=1e-14)
     assert np.allclose(dh2[:1], dh1) and np.allclose(dh2[1:], dh1)
+    # dx is per example, not summed: each copy gets the gradient of one
+    assert np.allclose(dxs2[:, :1], dxs1) and np.allclose(dxs2[:, 1:], dxs1)
 
 
 def test_local_gradients_name_the_seed_quantities():

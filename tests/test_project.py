@@ -139,7 +139,7 @@ def test_ci_runs_what_the_readme_gives_users():
     # the learner's entry point installs the light lock only; the test one everything
     assert re.search(r"^lab: \$\(LAB_STAMP\)$", makefile, flags=re.M)
     assert re.search(r"^test: \$\(TEST_STAMP\)$", makefile, flags=re.M)
-    for target in ("html site", "check-site", "bench", "lint", "generate", "autograde",
+    for target in ("html site", "check-site", "check-lab", "bench", "lint", "generate", "autograde",
                    "feedback", "export"):
         assert re.search(rf"^{target}: \$\((TOOLS|TEST)_STAMP\)", makefile, flags=re.M), target
 

@@ -29,7 +29,7 @@ def test_bptt_identities_for_any_shape(T, B, I, H, seed, k):
     full = lt.lstm_backward(dhs, cache)
     # backward is linear in the upstream gradient
     doubled = lt.lstm_backward(2 * dhs, cache)
-    for a, b in zip((*full[0], full[1], full[2]), (*doubled[0], doubled[1], doubled[2])):
+    for a, b in zip((*full.params, *full[1:]), (*doubled.params, *doubled[1:])):
         assert np.allclose(2 * a, b, rtol=1e-12, atol=1e-13)
     # truncation: k >= T is exactly full BPTT; below T, the errors of steps t >= k never
     # reach the initial state
@@ -39,7 +39,7 @@ def test_bptt_identities_for_any_shape(T, B, I, H, seed, k):
     else:
         late = dhs.copy()
         late[:k] = 0
-        _, dh0, dc0 = lt.lstm_backward(late, cache, truncate=k)
+        _, _, dh0, dc0 = lt.lstm_backward(late, cache, truncate=k)
         assert not np.any(dh0) and not np.any(dc0)
     for a, b in zip(before, (*p, xs, h0, c0, dhs)):
         assert np.array_equal(a, b)

@@ -80,6 +80,11 @@ def test_backward_messages():
         lt.lstm_backward(dhs.astype(np.float32), cache)
     with pytest.raises(ValueError, match=r"truncate must be an integer >= 1; got 0"):
         lt.lstm_backward(dhs, cache, truncate=0)
+    with pytest.raises(ValueError, match=r"dhT must have shape \(2, 4\) to match the final "
+                                         r"state \(2, 4\); got \(3, 4\)"):
+        lt.lstm_backward(dhs, cache, dhT=np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"dcT must be finite"):
+        lt.lstm_backward(dhs, cache, dcT=np.full((2, 4), np.nan))
     with pytest.raises(ValueError, match=r"cache must be the SeqCache returned by lstm_forward"):
         lt.lstm_backward(dhs, cache.caches[0])
     _, _, step = lt.cell_forward(xs[0], h0, c0, p)
@@ -149,10 +154,10 @@ def test_losses_do_not_write_into_their_arguments():
 def test_dtype_is_kept_everywhere(dtype):
     p, xs, h0, c0, dhs = random_problem(3, 2, 3, 4, dtype=dtype)
     hs, cache = lt.lstm_forward(xs, p, h0, c0)
-    grads, dh0, dc0 = lt.lstm_backward(dhs, cache)
-    grads_t, _, _ = lt.lstm_backward(dhs, cache, truncate=1)
+    grads, dxs, dh0, dc0 = lt.lstm_backward(dhs, cache)
+    grads_t, dxs_t, _, _ = lt.lstm_backward(dhs, cache, truncate=1)
     assert hs.dtype == dtype and cache.cs.dtype == dtype
-    assert all(g.dtype == dtype for g in (*grads, *grads_t, dh0, dc0))
+    assert all(g.dtype == dtype for g in (*grads, *grads_t, dxs, dxs_t, dh0, dc0))
     _, dhs_mse = lt.mse_loss(hs, np.zeros_like(hs))
     assert dhs_mse.dtype == dtype
 
@@ -162,8 +167,8 @@ def test_float32_agrees_with_float64():
     to32 = [a.astype(np.float32) for a in (xs, h0, c0, dhs)]
     hs64, cache64 = lt.lstm_forward(xs, p, h0, c0)
     hs32, cache32 = lt.lstm_forward(to32[0], p.astype(np.float32), to32[1], to32[2])
-    g64, _, _ = lt.lstm_backward(dhs, cache64)
-    g32, _, _ = lt.lstm_backward(to32[3], cache32)
+    g64 = lt.lstm_backward(dhs, cache64).params
+    g32 = lt.lstm_backward(to32[3], cache32).params
     assert np.max(np.abs(hs64 - hs32)) < 1e-5
     for a, b in zip(g64, g32):
         assert np.max(np.abs(a - b)) < 1e-4

@@ -1,0 +1,658 @@
+"""Grading a class: specs, one sandboxed child per submission and group, scores, feedback.
+
+The parent never runs student code. For every submission it draws fresh inputs, computes the
+expected values with the reference, runs the child (grading/child.py) inside the sandbox,
+and compares the arrays that come back quantity by quantity, with a tolerance that honest
+float64 code meets and finite differences do not. Rows and feedback files are written as
+each student finishes, so a run that is stopped loses at most the students in progress, and
+running it again resumes.
+"""
+
+import base64
+import builtins
+import csv
+import io
+import json
+import os
+import re
+import secrets
+import tempfile
+import threading
+import time
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import check
+from .._returns import UnpackError, unpack
+from . import edition as ed
+from .sandbox import Limits, Sandbox, SandboxUnavailable, check_engine, find_bwrap
+
+# A quantity passes when max|got - expected| <= TOL * max(|expected|), on every draw. Measured
+# (tests/test_grading.py::test_tolerance_separates_honest_code_from_finite_differences):
+# honest float64 code in other orders of summation stays below 1e-14, central differences
+# through the forward pass with the best step stay above 1e-10.
+TOL = 1e-12
+FIELDS = ["student", "assignment", "score", "max_score", "status", "parts", "feedback"]
+_BUILTIN_ERRORS = {name for name, obj in vars(builtins).items()
+                   if isinstance(obj, type) and issubclass(obj, BaseException)}
+
+
+class Part(NamedTuple):
+    grade_id: str  # the nbgrader test cell this part stands for
+    exercise: str  # lstm_teach.check.EXERCISES key
+    function: str  # the name the notebook defines
+    points: float
+    draws: tuple  # option dicts for exercise.make_inputs; fresh inputs for each
+
+
+class Group(NamedTuple):
+    remove: tuple
+    provide: str
+    parts: tuple
+
+
+class Spec(NamedTuple):
+    name: str
+    notebook: str
+    keep: tuple
+    groups: tuple
+
+    @property
+    def parts(self):
+        return [p for g in self.groups for p in g.parts]
+
+    @property
+    def max_score(self):
+        return sum(p.points for p in self.parts)
+
+
+def load_specs(course: Path) -> dict:
+    """assignment -> Spec, from course/grading/<assignment>.toml."""
+    out = {}
+    for path in sorted((Path(course) / "grading").glob("*.toml")):
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+        groups = []
+        for g in raw.get("group", []):
+            parts = []
+            for p in g.get("part", []):
+                if p["exercise"] not in check.EXERCISES:
+                    raise ValueError(f"{path.name}: exercise {p['exercise']!r} is not one of "
+                                     f"lstm_teach.check.EXERCISES")
+                parts.append(Part(p["grade_id"], p["exercise"], p["function"],
+                                  float(p["points"]), tuple(p.get("draws", [{}]))))
+            groups.append(Group(tuple(g.get("remove", [])), g.get("provide", ""), tuple(parts)))
+        out[path.stem] = Spec(path.stem, raw["notebook"], tuple(raw["keep"]), tuple(groups))
+    return out
+
+
+# ---------------------------------------------------------------- notebooks
+
+class NotebookError(Exception):
+    """The submission is not a notebook we can read."""
+
+
+def read_notebook(path: Path) -> dict:
+    try:
+        if path.stat().st_size > 20 * 2**20:
+            raise NotebookError("the notebook file is larger than 20 MB")
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise NotebookError(f"not a valid notebook file ({type(exc).__name__})") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise NotebookError("not a valid notebook file (no list of cells)")
+    return nb
+
+
+def _source(cell) -> str:
+    src = cell.get("source", "") if isinstance(cell, dict) else ""
+    return "".join(str(s) for s in src) if isinstance(src, list) else str(src)
+
+
+def _meta(cell) -> dict:
+    meta = cell.get("metadata", {}) if isinstance(cell, dict) else {}
+    nbg = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
+    return nbg if isinstance(nbg, dict) else {}
+
+
+def cells_to_run(release: dict, submitted: dict) -> tuple:
+    """(cells the child runs in order, the student's own sources, missing answer cells).
+
+    Order, setup cells and read-only cells come from the release notebook; answer cells (by
+    grade_id) and cells the student added come from the submission; test cells are not run.
+    """
+    theirs, extra_after, last = {}, {None: []}, None
+    release_ids = {_meta(c).get("grade_id") for c in release["cells"]} - {None}
+    for n, cell in enumerate(submitted["cells"]):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        gid = _meta(cell).get("grade_id")
+        if gid in release_ids:
+            theirs[gid] = _source(cell)
+            last = gid
+            extra_after.setdefault(gid, [])
+        else:
+            extra_after.setdefault(last, []).append((f"added cell {n}", _source(cell)))
+    run = list(extra_after.get(None, []))
+    own = [src for _, src in run]
+    missing = []
+    for cell in release["cells"]:
+        meta = _meta(cell)
+        gid = meta.get("grade_id")
+        if cell.get("cell_type") == "code":
+            if meta.get("solution"):
+                if gid in theirs:
+                    run.append((gid, theirs[gid]))
+                    own.append(theirs[gid])
+                else:
+                    missing.append(gid)
+            elif not meta.get("grade"):
+                run.append((gid or "setup", _source(cell)))
+        if gid:
+            run.extend(extra_after.get(gid, []))
+            own.extend(src for _, src in extra_after.get(gid, []))
+    return [{"label": label, "source": src} for label, src in run], own, missing
+
+
+# ---------------------------------------------------------------- values to and from the child
+
+def encode(v):
+    if isinstance(v, np.ndarray):
+        a = np.ascontiguousarray(v)
+        return {"a": a.dtype.str, "s": list(a.shape), "d": base64.b64encode(a.tobytes()).decode()}
+    if isinstance(v, tuple) and hasattr(v, "_fields"):
+        return {"nt": type(v).__name__, "f": {k: encode(x) for k, x in zip(v._fields, v)}}
+    if isinstance(v, (list, tuple)):
+        return {"l": [encode(x) for x in v]}
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+class Opaque:
+    """Something the child could not send as data (its type name is not kept: it could spell
+    out the hidden inputs)."""
+
+
+_DTYPES = {"<f8", "<f4", "<f2", "<i8", "<i4", "<i2", "|i1", "|u1", "<u2", "<u4", "<u8", "|b1"}
+
+
+def decode(v, depth=0):
+    """A returned value from the child's plain data; anything malformed becomes Opaque."""
+    if depth > 8:
+        return Opaque()
+    if isinstance(v, dict):
+        if "a" in v:
+            shape = v.get("s")
+            if (v.get("a") not in _DTYPES or not isinstance(shape, list) or len(shape) > 6
+                    or not all(isinstance(n, int) and 0 <= n < 2**31 for n in shape)
+                    or not isinstance(v.get("d"), str)):
+                return Opaque()
+            try:
+                raw = base64.b64decode(v["d"], validate=True)
+                return np.frombuffer(raw, dtype=np.dtype(v["a"])).reshape(shape).copy()
+            except (ValueError, TypeError):
+                return Opaque()
+        if "nt" in v and isinstance(v["nt"], list) and isinstance(v.get("v"), list):
+            names = [str(n) for n in v["nt"]]
+            if len(names) != len(v["v"]) or not all(n.isidentifier() for n in names):
+                return Opaque()
+            from collections import namedtuple
+
+            try:
+                cls = namedtuple("Returned", names)
+            except ValueError:
+                return Opaque()
+            return cls(*[decode(x, depth + 1) for x in v["v"]])
+        if "l" in v and isinstance(v["l"], list):
+            return [decode(x, depth + 1) for x in v["l"]]
+        if "m" in v and isinstance(v["m"], dict):
+            return {str(k): decode(x, depth + 1) for k, x in v["m"].items()}
+        return Opaque()
+    if v is None or isinstance(v, (bool, int, float)):
+        return v
+    return Opaque()
+
+
+def parse_channel(buf: bytes) -> tuple:
+    """(part index -> record, cell index -> (exception type, line)) from the child's output."""
+    parts, cells = {}, {}
+    for line in buf.split(b"\n"):
+        if not line.startswith(b"R "):
+            continue
+        try:
+            rec = json.loads(line[2:])
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(rec, dict):
+            continue
+        if isinstance(rec.get("part"), int):  # the first record counts: later code may
+            parts.setdefault(rec["part"], rec)  # see the reference's upstream functions
+        elif isinstance(rec.get("cell"), int):
+            cells[rec["cell"]] = (_error_name(rec.get("exc")), _line(rec.get("line")))
+    return parts, cells
+
+
+def _error_name(name) -> str:
+    return name if isinstance(name, str) and name in _BUILTIN_ERRORS else "an exception"
+
+
+def _line(line) -> int:
+    return line if isinstance(line, int) and 0 < line < 100000 else 0
+
+
+# ---------------------------------------------------------------- judging one call
+
+def _strict_ok(have, want) -> bool:
+    have = np.asarray(have)
+    if have.shape != want.shape or have.dtype.kind not in "fiu":
+        return False
+    have = have.astype(np.float64)
+    if not np.all(np.isfinite(have)):
+        return False
+    scale = float(np.max(np.abs(want))) if want.size else 0.0
+    return want.size == 0 or float(np.max(np.abs(have - want))) <= TOL * max(scale, 1e-300)
+
+
+def _cause_texts(name, keys) -> list:
+    out = []
+    for key in keys:
+        if key == "weight_gradient_transposed" and not name.startswith("w"):
+            text = "transposed: rows and columns swapped"
+        else:
+            text = check.MISTAKES[key].cause if key in check.MISTAKES else None
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def judge(part: Part, inputs: dict, record) -> tuple:
+    """(set of quantities right, all quantities, feedback text or "") for one draw."""
+    exercise = check.EXERCISES[part.exercise]
+    setting = exercise.setting(inputs)
+    with np.errstate(all="ignore"):
+        expected = (exercise.reference(inputs, None) if exercise.reference else
+                    {"final loss": np.zeros(())})
+    names = list(expected)
+    if record is None:
+        return set(), names, f"{setting}: no result"
+    status = record.get("status")
+    if status == "missing":
+        return set(), names, f"no function named {part.function} was defined"
+    if status != "ok":
+        line = _line(record.get("line"))
+        return set(), names, (f"{setting}: {part.function} raised {_error_name(record.get('exc'))}"
+                              + (f" (line {line} of its cell)" if line else ""))
+    try:
+        got = unpack(exercise.unpack, decode(record.get("ret")))
+    except UnpackError as exc:
+        return set(), names, f"{setting}: {part.function}'s result: {exc}"
+    except Exception:  # noqa: BLE001 - whatever came back, it is not a result
+        return set(), names, f"{setting}: {part.function}'s result could not be read"
+    mutated = [str(m)[:40] for m in record.get("mutated") or [] if isinstance(m, str)][:12]
+    if exercise.reference is None:  # judged by its effect, e.g. the loss reached
+        result = check.compare(exercise, inputs, got)
+        ok = result.passed and not mutated
+        text = "" if ok else f"{setting}: " + ("; ".join(
+            f"{n}: {result.details.get(n, '')}" for n in result.wrong)
+            or "changed the arrays it was given")
+        return ({"final loss"} if ok else set()), names, text
+    right = {n for n in names if n in got and _strict_ok(got[n], np.asarray(expected[n]))}
+    if mutated:
+        right = set()
+    if right == set(names):
+        return right, names, ""
+    wrong = [n for n in names if n not in right]
+    with np.errstate(all="ignore"):
+        result = check.compare(exercise, inputs, got)
+    notes = []
+    for n in wrong:
+        want = np.asarray(expected[n])
+        have = got.get(n)
+        if have is None:
+            notes.append(f"{n}: missing")
+            continue
+        have = np.asarray(have)
+        what = (f"{n}: expected shape {want.shape}, got {have.shape}" if have.shape != want.shape
+                else f"{n} (shape {want.shape}) differs")
+        causes = _cause_texts(n, result.causes.get(n, []))
+        if not causes and n not in result.wrong:
+            causes = ["close but not to float64 precision (a numerical approximation, or "
+                      "float32?)"]
+        notes.append(what + (" - likely cause: " + "; or ".join(causes) if causes else ""))
+    if mutated:
+        notes.append("changed arrays it was given (" + ", ".join(mutated) + "): no credit")
+    return right, names, f"{setting}: " + "; ".join(notes)
+
+
+# ---------------------------------------------------------------- one submission
+
+class Context(NamedTuple):
+    spec: Spec
+    release: dict
+    sandboxes: tuple  # one Sandbox per group
+    fingerprints: dict
+    limits: Limits
+    practice: bool
+
+
+def _types():
+    return ["LSTMParams", "CellCache", "CellGrads", "SeqCache", "StepGrads", "SeqGrads"]
+
+
+def _run_group(ctx, gi, cells, calls, deadline, flags, cell_notes):
+    """Run the child until every call of the group has a record or failed; returns records."""
+    sandbox, group = ctx.sandboxes[gi], ctx.spec.groups[gi]
+    lim = ctx.limits
+    records, failed = {}, {}
+    skip = set()
+    sys_path = sandbox.sys_path
+    for _attempt in range(len(cells) + len(calls) + 2):
+        pending = [i for i in range(len(calls)) if i not in records and i not in failed]
+        if not pending:
+            break
+        parts = [dict(calls[i]["job"]) for i in pending]
+        parts[0]["provide"] = group.provide
+        job = {"sys_path": sys_path, "types": _types(), "cells": cells,
+               "skip_cells": sorted(skip), "parts": parts}
+        if time.monotonic() >= deadline:
+            for i in pending:
+                failed[i] = "not run: the time for this student was used up"
+            break
+        outcome, buf, where = sandbox.run(json.dumps(job).encode(), deadline,
+                                          lim.part_seconds, lim.cell_seconds)
+        got, cell_errs = parse_channel(buf)
+        for k, rec in got.items():
+            if 0 <= k < len(pending) and (outcome == "done" or where != ("part", k)):
+                records[pending[k]] = rec
+        for k, (exc, line) in cell_errs.items():
+            if 0 <= k < len(cells):
+                cell_notes[k] = f"raised {exc}" + (f" at line {line}" if line else "")
+        if outcome == "done":
+            break
+        what = {"timeout": "did not finish in time", "too_much_output":
+                "sent more output than allowed"}.get(outcome, "ended the Python process")
+        flags.add("timeout" if outcome == "timeout" else "crashed")
+        if where[0] == "cell" and 0 <= where[1] < len(cells) and where[1] not in skip:
+            skip.add(where[1])
+            cell_notes[where[1]] = f"{what}; it was skipped"
+        elif where[0] == "part" and 0 <= where[1] < len(pending):
+            bad = calls[pending[where[1]]]["part"].function
+            for i in pending[where[1]:]:
+                if calls[i]["part"].function == bad and i not in records:
+                    failed[i] = f"{bad} {what}"
+        else:
+            for i in pending:
+                if i not in records:
+                    failed[i] = f"the notebook {what} before the tests could run"
+            break
+    for i, text in failed.items():
+        records[i] = {"status": "failed", "text": text}
+    return records
+
+
+def grade_submission(ctx: Context, nb_path: Path, rng) -> dict:
+    spec = ctx.spec
+    lines, flags = [], set()
+    try:
+        submitted = read_notebook(nb_path)
+    except NotebookError as exc:
+        return {"score": 0, "flags": {"invalid_notebook"}, "parts": {},
+                "feedback": [f"{spec.notebook}: {exc}; nothing could be graded"]}
+    cells, own, missing = cells_to_run(ctx.release, submitted)
+    if missing:
+        flags.add("missing_cells")
+        lines.append(f"missing answer cells (deleted?): {', '.join(map(str, missing))}")
+    removed = [r for g in spec.groups for r in g.remove]
+    copied = ed.reference_use(own, sorted({p.function for p in spec.parts}), removed,
+                              ctx.fingerprints)
+    n_calls = sum(len(p.draws) for g in spec.groups for p in g.parts)
+    lim = ctx.limits
+    deadline = time.monotonic() + len(spec.groups) * (lim.startup_seconds + lim.cell_seconds
+                                                      * len(cells)) + lim.part_seconds * n_calls
+    cell_notes, scores = {}, {}
+    for gi, group in enumerate(spec.groups):
+        calls = []
+        for part in group.parts:
+            exercise = check.EXERCISES[part.exercise]
+            for opts in part.draws:
+                inputs = exercise.make_inputs(rng, **opts)
+                calls.append({"part": part, "inputs": inputs, "job": {
+                    "function": part.function,
+                    "args": [encode(inputs[a]) for a in exercise.args],
+                    "kwargs": {a: encode(inputs[a]) for a in exercise.kwargs}}})
+        records = _run_group(ctx, gi, cells, calls, deadline, flags, cell_notes)
+        for part in group.parts:
+            mine = [i for i, c in enumerate(calls) if c["part"] is part]
+            right, names, notes = None, [], []
+            for i in mine:
+                rec = records.get(i)
+                if rec is not None and rec.get("status") == "failed":
+                    ok, names, text = set(), names, rec["text"]
+                else:
+                    ok, names, text = judge(part, calls[i]["inputs"], rec)
+                right = ok if right is None else right & ok
+                if text and text not in notes:
+                    notes.append(text)
+            n = max(len(names), 1)
+            score = round(part.points * len(right or ()) / n, 2)
+            if part.function in copied:
+                score = 0.0
+                flags.add("reference_used")
+                notes = [f"no credit: {part.function} {copied[part.function]}"]
+            scores[part.grade_id] = score
+            head = f"{part.grade_id} ({part.function}): {score:g} / {part.points:g}"
+            lines.append(head + ("" if not notes else " - " + " | ".join(notes[:4])))
+    for k in sorted(cell_notes):
+        lines.append(f"cell {cells[k]['label']!r}: {cell_notes[k]}")
+    if cell_notes:
+        flags.add("cell_errors")
+    return {"score": round(sum(scores.values()), 2), "flags": flags, "parts": scores,
+            "feedback": lines}
+
+
+# ---------------------------------------------------------------- the class
+
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = Path(os.path.realpath(path)), Path(os.path.realpath(folder))
+    return path == folder or folder in path.parents
+
+
+def course_state(course: Path) -> dict:
+    """relative path -> (size, mtime_ns) of every file: enough to see a change."""
+    state = {}
+    for dirpath, _, filenames in os.walk(course):
+        for f in filenames:
+            p = os.path.join(dirpath, f)
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            state[os.path.relpath(p, course)] = (st.st_size, st.st_mtime_ns)
+    return state
+
+
+def default_out(course: Path) -> Path:
+    course = Path(course).resolve()
+    return course.parent / f"{course.name}-grades"
+
+
+def _write_atomic(path: Path, text: str):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def read_rows(csv_path: Path) -> list:
+    """The rows of a grades CSV; a last line cut short by a killed run is dropped."""
+    if not csv_path.is_file():
+        return []
+    data = csv_path.read_text(encoding="utf-8")
+    if data and not data.endswith("\n"):
+        data = data[:data.rfind("\n") + 1]
+        with open(csv_path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(data)
+    rows = list(csv.DictReader(io.StringIO(data)))
+    return [r for r in rows if r.get("feedback") is not None]
+
+
+class _Writer:
+    """Appends one CSV row per finished student (one write each) and its feedback file."""
+
+    def __init__(self, out: Path):
+        self.csv = out / "grades.csv"
+        self.feedback = out / "feedback"
+        self.lock = threading.Lock()
+        out.mkdir(parents=True, exist_ok=True)
+        if not self.csv.is_file() or self.csv.stat().st_size == 0:
+            _write_atomic(self.csv, ",".join(FIELDS) + "\r\n")
+
+    def add(self, row: dict, feedback_text: str):
+        _write_atomic(self.feedback / row["student"] / f"{row['assignment']}.txt",
+                      feedback_text)
+        text = io.StringIO()
+        csv.DictWriter(text, fieldnames=FIELDS).writerow(row)
+        with self.lock:
+            fd = os.open(self.csv, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, text.getvalue().encode("utf-8"))
+            finally:
+                os.close(fd)
+
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,100}$")
+
+
+def grade(course: Path, assignments, submitted: Path | None = None, out: Path | None = None,
+          limits: Limits | None = None, seed=None, workers: int | None = None,
+          practice: bool = False, regrade: bool = False, log=print) -> list:
+    """Grade every student under submitted/<student>/<assignment>/ for the given assignments.
+
+    Writes out/grades.csv and out/feedback/<student>/<assignment>.txt as each student
+    finishes; rows already in out/grades.csv are kept (a rerun resumes) unless regrade.
+    Returns all rows of the CSV for these assignments.
+    """
+    course = Path(course).resolve()
+    limits = limits or Limits()
+    specs = load_specs(course)
+    if isinstance(assignments, str):
+        assignments = list(specs) if assignments == "all" else [assignments]
+    for name in assignments:
+        if name not in specs:
+            raise ValueError(f"assignment must be one of {', '.join(specs) or '(none)'} "
+                             f"(the specs in {course / 'grading'}); got {name!r}")
+    submitted = Path(submitted) if submitted else course / "submitted"
+    if not submitted.is_absolute() and not submitted.is_dir():
+        submitted = course / submitted
+    submitted = submitted.resolve()
+    if not submitted.is_dir():
+        raise ValueError(f"no folder of submissions at {submitted}")
+    out = Path(out).resolve() if out else default_out(course)
+    if _inside(out, course):
+        raise ValueError(f"the output folder {out} lies inside the course folder {course}; "
+                         f"choose one outside it (default: {default_out(course)})")
+    bwrap = None
+    if not practice:
+        try:
+            bwrap = check_engine(find_bwrap())
+        except SandboxUnavailable as exc:
+            raise SandboxUnavailable(f"refusing to grade for marks without the sandbox: {exc}."
+                                     " For practice grading without isolation, use "
+                                     "--practice.") from None
+    if regrade and (out / "grades.csv").is_file():
+        (out / "grades.csv").unlink()
+    done = {(r["student"], r["assignment"]) for r in read_rows(out / "grades.csv")}
+    writer = _Writer(out)
+    before = course_state(course)
+    rng_seed = secrets.randbits(128) if seed is None else seed
+    work = Path(tempfile.mkdtemp(prefix=f"lstm-teach-grade-{os.getpid()}-"))
+    _clean_stale(work.parent)
+    child = Path(__file__).with_name("child.py")
+    try:
+        contexts = {}
+        for name in assignments:
+            spec = specs[name]
+            release = None
+            for folder in ("release", "source"):
+                p = course / folder / name / spec.notebook
+                if p.is_file():
+                    release = read_notebook(p)
+                    break
+            if release is None:
+                raise ValueError(f"no {spec.notebook} under {course}/release/{name}")
+            boxes, removed = [], []
+            for gi, group in enumerate(spec.groups):
+                pkg = ed.build_edition(work / f"{name}-{gi}", list(spec.keep),
+                                       list(group.remove))
+                boxes.append(Sandbox(bwrap, pkg, child, limits))
+                removed += list(group.remove)
+            contexts[name] = Context(spec, release, tuple(boxes),
+                                     ed.reference_fingerprints(removed), limits, practice)
+        jobs = []
+        students = sorted(p for p in submitted.iterdir() if p.is_dir())
+        for k, student_dir in enumerate(students):
+            for name in assignments:
+                if (student_dir.name, name) not in done:
+                    jobs.append((k, student_dir, name))
+
+        def one(job):
+            k, student_dir, name = job
+            ctx = contexts[name]
+            student = student_dir.name
+            nb_path = student_dir / name / ctx.spec.notebook
+            rng = np.random.default_rng([rng_seed, k, assignments.index(name)])
+            if not _SAFE_NAME.match(student):
+                result = {"score": 0, "flags": {"invalid_student_name"}, "parts": {},
+                          "feedback": ["the student folder's name is not a plain name"]}
+                student = re.sub(r"[^A-Za-z0-9_.@+-]", "_", student)[:100] or "_"
+            elif not nb_path.is_file():
+                result = {"score": 0, "flags": {"no_submission"}, "parts": {},
+                          "feedback": [f"no {name}/{ctx.spec.notebook} submitted"]}
+            else:
+                result = grade_submission(ctx, nb_path, rng)
+            if practice:
+                result["flags"].add("practice")
+            status = ";".join(sorted(result["flags"])) or "ok"
+            row = {"student": student, "assignment": name, "score": f"{result['score']:g}",
+                   "max_score": f"{ctx.spec.max_score:g}", "status": status,
+                   "parts": ";".join(f"{g}={s:g}" for g, s in result["parts"].items()),
+                   "feedback": " / ".join(result["feedback"])}
+            text = (f"{name} ({ctx.spec.notebook}), {student}: {result['score']:g} / "
+                    f"{ctx.spec.max_score:g} points\n\n" + "\n".join(result["feedback"]) + "\n")
+            writer.add(row, text)
+            log(f"{student:20s} {name}: {row['score']} / {row['max_score']}  [{status}]")
+            return row
+
+        n = workers or max(1, min(len(jobs), os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            list(pool.map(one, jobs))
+    finally:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    after = course_state(course)
+    if after != before:
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        log(f"note: the course folder changed while grading ({len(changed)} files, e.g. "
+            f"{', '.join(changed[:5])}); submissions cannot reach it, so no student is flagged, "
+            "and nothing was undone")
+    return [r for r in read_rows(out / "grades.csv") if r["assignment"] in assignments]
+
+
+def _clean_stale(tmp: Path):
+    """Remove work folders of earlier runs whose grader no longer exists (killed with -9)."""
+    for path in tmp.glob("lstm-teach-grade-*-*"):
+        try:
+            pid = int(path.name.split("-")[3])
+        except (ValueError, IndexError):
+            continue
+        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)

