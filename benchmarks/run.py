@@ -13,10 +13,13 @@ other work on a shared machine does not decide a ratio. Ratios are taken between
 subprocesses of the same run, on the same machine, minutes apart at most.
 
 What is timed is one training step's LSTM work: hs = forward(xs) and the gradients of all
-weights for a given dE/dhs. Neither side computes dE/dxs (lstm_teach's API has no input
-gradient; torch is given inputs without requires_grad), so both do the same arithmetic:
-2 T B 4H (2I + 3H) floating-point operations ("flops done"). The issue's throughput target
-counts 3 x 2 T B (I+H) 4H, which includes the input gradient; both counts are printed.
+weights for a given dE/dhs. lstm_backward also returns dE/dxs, one more product
+dZ (T B, 4H) @ wx (4H, I); torch is given inputs without requires_grad, so it skips that
+product, and the table's ratios are slightly unfair to fast (the "extras" table measures the
+product alone). Flops counted: 2 T B 4H (2I + 3H) ("flops done", without the input
+gradient) and the issue's 3 x 2 T B (I+H) 4H (with it); both are printed.
+
+    python benchmarks/run.py --extras   # dxs and dhT/dcT costs; stacks and the GRU vs torch
 """
 
 import argparse
@@ -87,6 +90,126 @@ def _torch_case(T, B, I, H, dtype: str, repeats: int) -> float:
     return _median_time(step, repeats)
 
 
+EXTRA_SHAPE = (100, 32, 64, 128)
+STACKS = [(2, False), (1, True)]  # (num_layers, bidirectional)
+
+
+def _extras_numpy(repeats: int) -> dict:
+    """fast's cost of dxs and of dhT/dcT; fast stacks; the (reference) GRU; in seconds."""
+    out = {}
+    for dtype in ("float32", "float64"):
+        out.update(_extras_numpy_dtype(dtype, repeats))
+    return out
+
+
+def _extras_numpy_dtype(dtype: str, repeats: int) -> dict:
+    import numpy as np
+
+    import lstm_teach as lt
+    T, B, I, H = EXTRA_SHAPE
+    rng = np.random.default_rng(0)
+    out = {}
+    p = lt.init_params(I, H, dtype=dtype)
+    xs = rng.standard_normal((T, B, I)).astype(dtype)
+    dhs = rng.standard_normal((T, B, H)).astype(dtype)
+    dhT = rng.standard_normal((B, H)).astype(dtype)
+    _, cache = lt.fast.lstm_forward(xs, p)
+    dz = rng.standard_normal((T * B, 4 * H)).astype(dtype)
+    out[f"backward {dtype}"] = _median_time(lambda: lt.fast.lstm_backward(dhs, cache), repeats)
+    out[f"backward dhT dcT {dtype}"] = _median_time(
+        lambda: lt.fast.lstm_backward(dhs, cache, dhT=dhT, dcT=dhT), repeats)
+    out[f"dxs product {dtype}"] = _median_time(lambda: dz @ cache.wx, repeats)
+    for L, bi in STACKS:
+        layers = lt.init_stack(I, H, L, bi, dtype=dtype)
+        d = rng.standard_normal((T, B, (2 if bi else 1) * H)).astype(dtype)
+
+        def step(layers=layers, d=d):
+            _, c = lt.stack_forward(xs, layers, backend=lt.fast)
+            lt.stack_backward(d, c)
+
+        out[f"stack L{L} bi{int(bi)} {dtype}"] = _median_time(step, repeats)
+    g = lt.gru.init_gru_params(I, H, dtype=dtype)
+
+    def gru_step():
+        _, c = lt.gru.gru_forward(xs, g)
+        lt.gru.gru_backward(dhs, c)
+
+    out[f"gru {dtype}"] = _median_time(gru_step, repeats)
+    return out
+
+
+def _extras_torch(repeats: int) -> dict:
+    out = {}
+    for dtype in ("float32", "float64"):
+        out.update(_extras_torch_dtype(dtype, repeats))
+    return out
+
+
+def _extras_torch_dtype(dtype: str, repeats: int) -> dict:
+    import torch
+
+    T, B, I, H = EXTRA_SHAPE
+    out = {}
+    tdt = getattr(torch, dtype)
+    torch.manual_seed(0)
+    xs = torch.randn(T, B, I, dtype=tdt)
+    modules = {f"stack L{L} bi{int(bi)} {dtype}": torch.nn.LSTM(I, H, L, bidirectional=bi)
+               for L, bi in STACKS}
+    modules[f"gru {dtype}"] = torch.nn.GRU(I, H)
+    modules[f"lstm {dtype}"] = torch.nn.LSTM(I, H)
+    for name, module in modules.items():
+        module = module.to(tdt)
+        width = 2 * H if getattr(module, "bidirectional", False) else H
+        d = torch.randn(T, B, width, dtype=tdt)
+
+        def step(module=module, d=d):
+            module.zero_grad(set_to_none=True)
+            hs, _ = module(xs)
+            hs.backward(d)
+
+        out[name] = _median_time(step, repeats)
+    xg = xs.clone().requires_grad_(True)  # the same LSTM, now with the input gradient
+    lstm = modules[f"lstm {dtype}"].to(tdt)
+
+    def with_dx():
+        lstm.zero_grad(set_to_none=True)
+        xg.grad = None
+        hs, _ = lstm(xg)
+        hs.backward(torch.ones_like(hs))
+
+    out[f"lstm with dx {dtype}"] = _median_time(with_dx, repeats)
+    return out
+
+
+def extras_table(threads: int, repeats: int) -> list:
+    numpy_side = run_worker("extras-numpy", threads, repeats)["extras"]
+    torch_side = run_worker("extras-torch", threads, repeats)["extras"]
+    T, B, I, H = EXTRA_SHAPE
+    lines = [f"### dxs, dhT/dcT, stacks and the GRU ({threads} thread{'s' * (threads > 1)}, "
+             f"(T, B, I, H) = {EXTRA_SHAPE})", "",
+             "| what | dtype | lstm_teach ms | torch ms | ratio |", "|---|---|---:|---:|---:|"]
+    for dtype in ("float32", "float64"):
+        bwd, prod = numpy_side[f"backward {dtype}"], numpy_side[f"dxs product {dtype}"]
+        lines.append(f"| fast backward (with dxs) | {dtype} | {bwd * 1e3:.2f} | | |")
+        lines.append(f"| of which the dxs product dZ @ wx alone | {dtype} | {prod * 1e3:.2f} | | "
+                     f"{100 * prod / bwd:.0f} % of the backward |")
+        with_final = numpy_side[f"backward dhT dcT {dtype}"]
+        lines.append(f"| fast backward with dhT, dcT given | {dtype} | {with_final * 1e3:.2f} | "
+                     f"| {with_final / bwd:.2f} x without |")
+        t_lstm, t_dx = torch_side[f"lstm {dtype}"], torch_side[f"lstm with dx {dtype}"]
+        lines.append(f"| torch.nn.LSTM fwd + bwd, without / with the input gradient | {dtype} "
+                     f"| | {t_lstm * 1e3:.2f} / {t_dx * 1e3:.2f} | {t_dx / t_lstm:.2f} x |")
+        for L, bi in STACKS:
+            key = f"stack L{L} bi{int(bi)} {dtype}"
+            a, b = numpy_side[key], torch_side[key]
+            lines.append(f"| stack, {L} layer(s){', bidirectional' if bi else ''}, fast backend "
+                         f"| {dtype} | {a * 1e3:.1f} | {b * 1e3:.1f} | {a / b:.2f} |")
+        a, b = numpy_side[f"gru {dtype}"], torch_side[f"gru {dtype}"]
+        lines.append(f"| GRU (lstm_teach.gru: the reference, there is no fast GRU) | {dtype} | "
+                     f"{a * 1e3:.1f} | {b * 1e3:.1f} | {a / b:.2f} |")
+    return lines + [""]
+
+
 def _matmul_case(dtype: str, repeats: int) -> float:
     """numpy's best matrix-product throughput (flop/s) over a few large shapes."""
     import numpy as np
@@ -121,6 +244,15 @@ def _blas_threads_reported() -> str:
 def worker(impl: str, threads: int, repeats: int) -> None:
     sys.path.insert(0, str(ROOT))
     results = []
+    if impl.startswith("extras"):
+        if impl == "extras-torch":
+            import torch
+
+            torch.set_num_threads(threads)
+            print(json.dumps({"extras": _extras_torch(repeats), "results": []}))
+        else:
+            print(json.dumps({"extras": _extras_numpy(repeats), "results": []}))
+        return
     if impl == "torch":
         import torch
 
@@ -301,6 +433,9 @@ def main(argv=None) -> int:
                         help="runs of every worker, alternating; the best median is kept")
     parser.add_argument("--save", action="store_true",
                         help="also write the table into benchmarks/RESULTS.md")
+    parser.add_argument("--extras", action="store_true",
+                        help="time dxs, dhT/dcT, stacks and the GRU instead (with --save: "
+                             "written between the extras markers of RESULTS.md)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeats < 5:
@@ -309,6 +444,14 @@ def main(argv=None) -> int:
         parser.error("--rounds must be at least 1")
     if args.worker:
         worker(args.worker, args.threads[0], args.repeats)
+        return 0
+    if args.extras:
+        lines = []
+        for threads in args.threads:
+            lines += extras_table(threads, args.repeats)
+        print("\n".join(lines))
+        if args.save:
+            save(lines, "extras")
         return 0
     lines = ["## lstm_teach.fast against torch.nn.LSTM: forward + backward", ""]
     lines += [f"- {line}" for line in machine_lines()] + [""]
@@ -322,10 +465,10 @@ def main(argv=None) -> int:
     return 0
 
 
-def save(lines: list) -> None:
+def save(lines: list, marker: str = "table") -> None:
     """Put the table between the markers of benchmarks/RESULTS.md, keeping the notes around it."""
     path = ROOT / "benchmarks" / "RESULTS.md"
-    start, end = "<!-- table:start -->", "<!-- table:end -->"
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
     text = path.read_text() if path.exists() else f"# Benchmark results\n\n{start}\n{end}\n"
     before, rest = text.split(start, 1)
     after = rest.split(end, 1)[1]

@@ -355,3 +355,26 @@ def sine_prediction_plot(xs, ys, preds, title="Continuing a sine wave, one step 
     for label, values in preds.items():
         ax.plot(steps, np.asarray(values), marker=".", ms=4, lw=1, label=label)
     return _finish(fig, ax, title, "time step t", "value", loc="lower left")
+
+
+# --- notebook 13: how far back each error travels under each truncation ---
+
+def error_windows(windows, chunk=None, title="How many cells does the error of step t cross?"):
+    """One step line per scheme: the number of cells the error injected at step t runs back.
+
+    windows: dict label -> (T,) cell counts, one per error (step t = 1..T); chunk: a chunk
+    length K to mark the chunk boundaries with faint vertical lines (None: none). Returns the
+    Figure; the arrays given are not modified.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    first = np.asarray(next(iter(windows.values())))
+    steps = np.arange(1, len(first) + 1)
+    if chunk:
+        for edge in np.arange(chunk, len(first), chunk) + 0.5:
+            ax.axvline(edge, color="0.85", lw=1, zorder=0)
+    for n, (label, counts) in enumerate(windows.items()):
+        ax.step(steps, np.asarray(counts, dtype=float) + 0.08 * n, where="mid", lw=2,
+                label=label)
+    ax.set_ylim(bottom=0)
+    return _finish(fig, ax, title, "step t at which the error enters",
+                   "cells crossed going back", loc="upper left")

@@ -62,7 +62,8 @@ def rnn_forward(xs, wx, wh, b, h0=None) -> tuple[np.ndarray, RNNCache]:
     """Run the RNN over a sequence.
 
     xs (T, B, I) inputs; wx (H, I), wh (H, H), b (H,) parameters; h0 (B, H) or None for zeros.
-    Returns hs (T, B, H), the hidden state at every step, and an RNNCache for rnn_backward.
+    Returns hs (T, B, H), the hidden state at every step (the caller's own array), and an
+    RNNCache for rnn_backward.
     Every array must have wx's dtype (float32 or float64), which the results keep.
     """
     wx = check_array("wx", wx, ("H", "I"))
@@ -85,7 +86,9 @@ def rnn_forward(xs, wx, wh, b, h0=None) -> tuple[np.ndarray, RNNCache]:
     for t in range(T):
         h = np.tanh(xs[t] @ wx.T + h @ wh.T + b)
         hs[t] = h
-    return hs, RNNCache(xs=xs, hs=hs, h0=h0, wx=wx, wh=wh, b=b)
+    # The cache keeps its own copies: a caller's `hs -= ys` must not change rnn_backward.
+    return hs, RNNCache(xs=xs.copy(), hs=hs.copy(), h0=h0.copy(), wx=wx.copy(), wh=wh.copy(),
+                        b=b.copy())
 
 
 def rnn_step_backward(dh, t: int, cache: RNNCache):

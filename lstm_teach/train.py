@@ -26,6 +26,7 @@ from .datasets import CharTask, Vocab, adding_problem, char_task, sine_wave
 from .losses import linear_backward, linear_forward, mse_loss, softmax, softmax_cross_entropy
 from .optim import Adam, clip_by_global_norm
 from .params import LSTMParams, init_params
+from .stack import StackCache, init_stack, stack_backward, stack_forward
 
 
 class ProgressBar:
@@ -109,12 +110,18 @@ def fit(loss_and_grads, params, optimizer, steps: int, clip: float | None = None
 
 
 def init_model(input_size: int, hidden_size: int, output_size: int, seed: int = 0,
-               dtype=np.float64) -> tuple:
+               dtype=np.float64, num_layers: int = 1) -> tuple:
     """(LSTMParams, {"wy": (O, H), "by": (O,)}): an LSTM and its linear read-out.
 
-    The read-out starts small (U(-1/sqrt(H), 1/sqrt(H))) and its bias at zero.
+    num_layers > 1: a stack (lstm_teach.init_stack's tuple of LSTMParams) instead of one
+    LSTMParams; it trains on the fast path too, layer by layer (stack_forward with
+    backend=lstm_teach.fast). The read-out starts small (U(-1/sqrt(H), 1/sqrt(H))) and its
+    bias at zero.
     """
-    p = init_params(input_size, hidden_size, seed=seed, dtype=dtype)
+    if check_int("num_layers", num_layers) > 1:
+        p = init_stack(input_size, hidden_size, num_layers, seed=seed, dtype=dtype)
+    else:
+        p = init_params(input_size, hidden_size, seed=seed, dtype=dtype)
     H, O = hidden_size, check_int("output_size", output_size)
     rng = np.random.default_rng(seed + 1)
     k = 1 / np.sqrt(H)
@@ -122,16 +129,28 @@ def init_model(input_size: int, hidden_size: int, output_size: int, seed: int = 
 
 
 def _model_forward(params, xs, h0=None, c0=None):
+    """One LSTM (h0, c0 (B, H)) or a stack of layers (h0, c0 (L, B, H)), on the fast path."""
     p, readout = params
-    hs, cache = fast.lstm_forward(xs, p, h0, c0)
+    if isinstance(p, LSTMParams):
+        hs, cache = fast.lstm_forward(xs, p, h0, c0)
+    else:
+        hs, cache = stack_forward(xs, p, h0, c0, backend=fast)
     return linear_forward(hs, readout["wy"], readout["by"]), hs, cache
 
 
 def _model_backward(dout, params, hs, cache):
     p, readout = params
     dhs, dwy, dby = linear_backward(dout, hs, readout["wy"])
-    grads = fast.lstm_backward(dhs, cache).params
-    return grads, {"wy": dwy, "by": dby}
+    backward = stack_backward if isinstance(cache, StackCache) else fast.lstm_backward
+    return backward(dhs, cache).params, {"wy": dwy, "by": dby}
+
+
+def _final_state(hs, cache):
+    """(h, c) after the last step, copies, to start the next chunk from: (B, H) for one LSTM,
+    (L, B, H) for a stack."""
+    if isinstance(cache, StackCache):
+        return cache.hn.copy(), cache.cn.copy()
+    return hs[-1].copy(), cache.cs[-1].copy()
 
 
 # ------------------------------------------------------------------------ the sine wave
@@ -144,14 +163,16 @@ def sine_loss(params, xs, ys) -> float:
 
 def train_sine(steps: int = 300, hidden_size: int = 16, T: int = 50, B: int = 16,
                period: float = 20.0, lr: float = 0.01, clip: float | None = 1.0,
-               seed: int = 0, dtype=np.float64, progress: bool = True) -> TrainResult:
+               seed: int = 0, dtype=np.float64, progress: bool = True,
+               num_layers: int = 1) -> TrainResult:
     """Teach an LSTM (1 input, hidden_size units) and a read-out to continue a sine wave.
 
     Each step draws B new waves with random phases (sine_wave with seed + 1 + step), so the
     network must learn the wave, not the batch. Loss: mse_loss with reduction="mean", i.e.
     the mean over T B of 1/2 (prediction - next value)^2. Optimiser: Adam(lr).
+    num_layers > 1 trains a stack of that many LSTM layers (see init_model).
     """
-    params = init_model(1, hidden_size, 1, seed=seed, dtype=dtype)
+    params = init_model(1, hidden_size, 1, seed=seed, dtype=dtype, num_layers=num_layers)
 
     def loss_and_grads(params, step):
         xs, ys = sine_wave(T, B, period=period, seed=seed + 1 + step, dtype=dtype)
@@ -178,31 +199,31 @@ def sample_chars(params, vocab: Vocab, prime: str = "the ", length: int = 200,
         raise ValueError(f"temperature must be positive; got {temperature!r}")
     if not prime:
         raise ValueError("prime must be a non-empty str (the model needs a first character)")
-    p, _ = params
+    dtype = params[1]["wy"].dtype  # the read-out's: params[0] may be one LSTM or a stack
     rng = np.random.default_rng(seed)
-    xs = vocab.one_hot(vocab.encode(prime), dtype=p.dtype)[:, None, :]  # (len(prime), 1, V)
+    xs = vocab.one_hot(vocab.encode(prime), dtype=dtype)[:, None, :]  # (len(prime), 1, V)
     logits, hs, cache = _model_forward(params, xs)
-    h, c = hs[-1], cache.cs[-1]
+    h, c = _final_state(hs, cache)
     out = []
     for _ in range(length):
         probs = softmax(logits[-1, 0].astype(np.float64) / temperature)
         k = int(rng.choice(vocab.size, p=probs / probs.sum()))
         out.append(vocab.chars[k])
-        x = vocab.one_hot(np.array([[k]]), dtype=p.dtype)  # (1, 1, V)
+        x = vocab.one_hot(np.array([[k]]), dtype=dtype)  # (1, 1, V)
         logits, hs, cache = _model_forward(params, x, h, c)
-        h, c = hs[-1], cache.cs[-1]
+        h, c = _final_state(hs, cache)
     return prime + "".join(out)
 
 
 def char_loss(params, task: CharTask, T: int = 32) -> float:
     """Mean cross-entropy (nats per character) over every chunk of task, state carried."""
-    p, _ = params
+    dtype = params[1]["wy"].dtype
     total, count, h, c = 0.0, 0, None, None
     for inputs, targets in task.chunks(T):
-        logits, hs, cache = _model_forward(params, task.vocab.one_hot(inputs, p.dtype), h, c)
+        logits, hs, cache = _model_forward(params, task.vocab.one_hot(inputs, dtype), h, c)
         total += softmax_cross_entropy(logits, targets, reduction="sum")[0]
         count += targets.size
-        h, c = hs[-1], cache.cs[-1]
+        h, c = _final_state(hs, cache)
     return total / count
 
 
@@ -210,8 +231,10 @@ def train_chars(steps: int = 600, hidden_size: int = 64, T: int = 32, B: int = 1
                 lr: float = 0.01, clip: float | None = 5.0, seed: int = 0,
                 dtype=np.float32, task: CharTask | None = None, sample_at=(),
                 sample_length: int = 120, prime: str = "the ",
-                progress: bool = True, callback=None) -> TrainResult:
+                progress: bool = True, callback=None, num_layers: int = 1) -> TrainResult:
     """Train a character model (LSTM + read-out + softmax) on the shipped fables.
+
+    num_layers > 1: a stack of LSTM layers (see init_model), its (h, c) carried as (L, B, H).
 
     The text is cut into B streams (char_task); each step takes the next chunk of T
     characters of every stream, starting from the (h, c) the previous chunk ended with:
@@ -224,7 +247,7 @@ def train_chars(steps: int = 600, hidden_size: int = 64, T: int = 32, B: int = 1
     """
     task = char_task(B) if task is None else task
     V = task.vocab.size
-    params = init_model(V, hidden_size, V, seed=seed, dtype=dtype)
+    params = init_model(V, hidden_size, V, seed=seed, dtype=dtype, num_layers=num_layers)
     samples = {}
     state = {"chunks": None, "h": None, "c": None}
 
@@ -241,7 +264,7 @@ def train_chars(steps: int = 600, hidden_size: int = 64, T: int = 32, B: int = 1
         inputs, targets = next_chunk()
         xs = task.vocab.one_hot(inputs, dtype)
         logits, hs, cache = _model_forward(params, xs, state["h"], state["c"])
-        state["h"], state["c"] = hs[-1].copy(), cache.cs[-1].copy()
+        state["h"], state["c"] = _final_state(hs, cache)
         loss, dlogits = softmax_cross_entropy(logits, targets, reduction="mean")
         return loss, _model_backward(dlogits, params, hs, cache)
 

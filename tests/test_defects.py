@@ -51,6 +51,7 @@ def test_the_cache_does_not_alias_the_arguments(impl):
     assert all(np.array_equal(a, b) for a, b in zip(got[1:], expected[1:]))
 
 
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
 def test_np_matrix_arguments_give_the_ndarray_numbers():
     B = H = 3  # the case where matrix * matrix is a matrix product, not an error
     p, xs, h0, c0, _ = random_problem(1, B, 2, H, seed=14)
@@ -99,8 +100,9 @@ def test_other_parameters_given_as_lists():
     xs = np.random.default_rng(0).standard_normal((2, 1, 2))
     hs, _ = lt_gru.gru_forward(xs, lt_gru.GRUParams(*(a.tolist() for a in g)))
     assert np.array_equal(hs, lt_gru.gru_forward(xs, g)[0])
-    assert np.array_equal(lt.to_fused(lt.LSTMParams(*(a.tolist() for a in lt.init_params(2, 3))))[0],
-                          lt.to_fused(lt.init_params(2, 3))[0])
+    p = lt.init_params(2, 3)
+    assert np.array_equal(lt.to_fused(lt.LSTMParams(*(a.tolist() for a in p)))[0],
+                          lt.to_fused(p)[0])
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, "1.0", True])
@@ -126,3 +128,18 @@ def test_fast_sigmoid_keeps_the_references_relative_accuracy():
     hs_r, _ = lt.lstm_forward(xs, p, h0, c0)
     assert np.all(np.abs(hs_r) < 1e-12) and np.all(hs_r != 0)
     assert np.max(np.abs(hs_f / hs_r - 1)) < 1e-12
+
+
+def test_the_vanilla_rnn_cache_does_not_alias_hs():
+    """The same defect in rnn.py: rnn_backward read the hs it had returned."""
+    from lstm_teach import rnn
+
+    wx, wh, b = rnn.init_rnn_params(3, 4, seed=1)
+    xs = np.random.default_rng(0).standard_normal((5, 2, 3))
+    hs, cache = rnn.rnn_forward(xs, wx, wh, b)
+    expected = rnn.rnn_backward(hs - 0.5, cache)
+    d = hs
+    d -= 0.5
+    got = rnn.rnn_backward(d, cache)
+    assert all(np.array_equal(a, b) for a, b in zip(got[0], expected[0]))
+    assert np.array_equal(got[1], expected[1])

@@ -57,9 +57,10 @@ ONE_BUG = {
                                                          "test_cell_forward_shapes"}),
     "a2_cell_backward": ("df = dc_total * cache.c_prev", "df = dc_total * cache.c",
                          {"test_local_gradients"}),
+    # truncate >= T is full BPTT, so the hidden tests of truncated dxs see it too
     "a3_bptt": ("return lt.LSTMParams(*total), dxs, dh_next, dc_next",
                 "return lt.LSTMParams(*total), dxs[::-1], dh_next, dc_next",
-                {"test_lstm_backward_dxs"}),
+                {"test_lstm_backward_dxs", "test_lstm_backward_truncated_dxs"}),
     "a4_training": ("a - lr * g", "a + lr * g", {"test_sgd_step"}),
     "a5_gru": ("dh_prev = dh * z + d_zr", "dh_prev = d_zr", {"test_gru_dh_prev"}),
 }

@@ -111,3 +111,32 @@ def test_fit_stops_on_a_diverging_loss():
 def test_bad_input_raises_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_two_layer_model_trains_on_the_fast_path():
+    """num_layers=2: a stack trained with lstm_teach.fast, same gradients as the reference."""
+    import lstm_teach as lt
+    from lstm_teach import fast
+
+    params = train.init_model(1, 6, 1, seed=3, num_layers=2)
+    assert len(params[0]) == 2 and params[0][1].wxi.shape == (6, 6)
+    xs, ys = datasets.sine_wave(T=12, B=3, seed=1)
+    pred, hs, cache = train._model_forward(params, xs)
+    assert cache.backend is fast
+    _, dpred = lt.mse_loss(pred, ys, reduction="mean")
+    grads, readout_grads = train._model_backward(dpred, params, hs, cache)
+    _, ref_cache = lt.stack_forward(xs, params[0])
+    dhs, _, _ = lt.linear_backward(dpred, hs, params[1]["wy"])
+    ref = lt.stack_backward(dhs, ref_cache).params
+    for layer, ref_layer in zip(grads, ref):
+        assert all(np.allclose(a, b, rtol=0, atol=1e-13) for a, b in zip(layer, ref_layer))
+
+    result = train.train_sine(steps=150, hidden_size=8, seed=0, progress=False, num_layers=2)
+    assert result.losses[0] > 0.1 and np.mean(result.losses[-10:]) < 0.02
+
+
+def test_two_layer_char_model_carries_its_state():
+    result = train.train_chars(steps=3, hidden_size=8, seed=0, progress=False, num_layers=2,
+                               sample_at=(3,), sample_length=10)
+    assert len(result.params[0]) == 2 and len(result.samples[3]) == 14
+    assert np.isfinite(train.char_loss(result.params, datasets.char_task(2), T=16))

@@ -21,6 +21,7 @@ page in a browser and checks that.
 """
 
 import argparse
+import os
 import pathlib
 import re
 import shutil
@@ -112,7 +113,9 @@ def build(notebook_dir: pathlib.Path, output_dir: pathlib.Path,
         "-W", "--keep-going"]
     if quiet:
         command.append("-q")
-    result = subprocess.run(command, capture_output=True, text=True)
+    # NO_COLOR: Sphinx's warnings as plain text in the error message, without escape codes
+    result = subprocess.run(command, capture_output=True, text=True,
+                            env={**os.environ, "NO_COLOR": "1"})
     if result.returncode != 0:
         raise RuntimeError("jupyter-book build failed:\n" + result.stdout[-4000:]
                            + result.stderr[-4000:])
