@@ -12,6 +12,11 @@ compares every quantity it returns with lstm_teach's reference, and returns a Ch
 A likely cause is found by running the catalogue of known mistakes (MISTAKES) on the same
 inputs: when your wrong value equals what a known mistake produces, the report names it.
 
+Credit is per quantity: result.correct("dx") asks about dx alone (a group name such as
+"params" stands for all the parameter gradients). A function that calls others the student
+wrote is checked inside `with reference_upstream(globals(), "local_gradients", ...):`, which
+puts the reference in their place, so one bug shows (and costs) only where it is made.
+
 The same comparison, without the values, is what `lstm-teach grade` writes as feedback.
 """
 

@@ -41,6 +41,7 @@ def _constant_factor(answer, truth, tol):
 
 
 def _factor_name(k, n):
+    """What a factor k usually means, or None when it is no factor a learner slips by."""
     for value, text in _FACTORS.items():
         if abs(k - value) < 1e-6 * value:
             return text
@@ -50,7 +51,7 @@ def _factor_name(k, n):
                             (2 / n, f"2/N with N = {n}"), (n / 2, f"N/2 with N = {n}")):
             if abs(k - value) < 1e-6 * abs(value):
                 return text
-    return f"{k:.3g}"
+    return None
 
 
 def diagnose(answer, truth, name="your answer", slips=None, hint="", tol=1e-7, n=None):
@@ -66,6 +67,9 @@ def diagnose(answer, truth, name="your answer", slips=None, hint="", tol=1e-7, n
     if answer is None:
         return "Not answered yet: replace None with your computation and run this cell again."
     truth = np.asarray(truth, dtype=np.float64)
+    if isinstance(answer, (str, bytes)):  # np.asarray("128", float) would quietly parse it
+        return (f"Not yet: {name} must be a number or an array of numbers, not the text "
+                f"{answer!r}: remove the quotes.")
     try:
         answer = np.asarray(answer, dtype=np.float64)
     except (TypeError, ValueError):
@@ -73,9 +77,11 @@ def diagnose(answer, truth, name="your answer", slips=None, hint="", tol=1e-7, n
                 f"got {type(answer).__name__}.")
     if answer.shape != truth.shape:
         if truth.ndim == 2 and answer.shape == truth.shape[::-1]:
-            return (f"Not yet: {name} has shape {answer.shape}, the transpose of the expected "
-                    f"{truth.shape}. Which axis holds the batch?")
-        return f"Not yet: {name} must have shape {truth.shape}; got {answer.shape}."
+            message = (f"Not yet: {name} has shape {answer.shape}, the transpose of the "
+                       f"expected {truth.shape}. Which axis holds the batch?")
+        else:
+            message = f"Not yet: {name} must have shape {truth.shape}; got {answer.shape}."
+        return f"{message} {hint}" if hint else message
     if relative_error(answer, truth) < tol:
         return CORRECT
     for description, slip in (slips or {}).items():
@@ -86,7 +92,11 @@ def diagnose(answer, truth, name="your answer", slips=None, hint="", tol=1e-7, n
         return f"Not yet: {name} has the right size but the wrong sign."
     k = _constant_factor(answer, truth, tol)
     if k is not None:
-        return (f"Not yet: {name} is off by a constant factor: it is the right answer times "
-                f"{_factor_name(k, truth.size if n is None else n)}.")
+        known = _factor_name(k, truth.size if n is None else n)
+        # Any wrong single number is some multiple of the right one: only a known factor says
+        # something there. An array off by one factor everywhere is a slip whatever the factor.
+        if known is not None or truth.size > 1:
+            return (f"Not yet: {name} is off by a constant factor: it is the right answer "
+                    f"times {known or format(k, '.3g')}.")
     message = f"Not yet: {name} has relative error {relative_error(answer, truth):.2g}."
     return f"{message} {hint}" if hint else message

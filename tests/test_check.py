@@ -636,3 +636,21 @@ def test_gru_credit_per_part():
     assert not result.correct("dh_prev")
     result = check.check_gru_cell_backward(with_bug(student_gru_step, "r_factor_missing"))
     assert result.correct("update_gate", "candidate") and not result.correct("reset_gate")
+
+
+def test_mistake_variants_exist_only_where_the_mistake_can_be_made():
+    """A full sweep's mistakes have no variant under truncation (its window loop has no such
+    step), and truncation's mistakes none without it: no false diagnosis from either."""
+    exercise = check.EXERCISES["lstm_backward"]
+    truncated = exercise.make_inputs(np.random.default_rng(1), truncate=2)
+    full = exercise.make_inputs(np.random.default_rng(1))
+    for key in ("no_sum_over_time", "dc_not_carried", "dh_not_carried", "time_order_reversed"):
+        assert exercise.reference(truncated, key) == {}
+        assert set(exercise.reference(full, key)) == set(PARAMS) | {"dxs", "dh0", "dc0"}
+    for key in ("truncate_ignored", "dxs_overwritten"):
+        assert exercise.reference(full, key) == {}
+        assert exercise.reference(truncated, key)
+    for key in ("final_state_ignored", "final_state_swapped"):
+        assert exercise.reference(full, key) == {}
+    gru_seq = check.EXERCISES["gru_backward"]
+    assert gru_seq.reference(gru_seq.make_inputs(np.random.default_rng(1)), "dhT_ignored") == {}

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -94,21 +95,33 @@ WRONG = '''def cell_forward(x, h_prev, c_prev, p):
     return z, z, None
 '''
 SOL = solution()
-REFERENCE_PASTED = '''def cell_forward(a, b, cc, params):
-    a, b, cc = _check_state(a, b, cc, params)
-    q = gate_preactivation(a, b, params.wxi, params.whi, params.bi)
-    i = sigmoid(q)
-    r = gate_preactivation(a, b, params.wxg, params.whg, params.bg)
-    g = tanh(r)
-    s = gate_preactivation(a, b, params.wxf, params.whf, params.bf)
-    f = sigmoid(s)
-    t = gate_preactivation(a, b, params.wxo, params.who, params.bo)
-    o = sigmoid(t)
-    c = f * cc + i * g
-    u = tanh(c)
-    h = o * u
-    return h, c, CellCache(a, b, cc, q, r, s, t, i, g, f, o, c, u, params)
-'''
+
+
+def _pasted(names) -> str:
+    """The reference's functions as a student might paste them: docstrings dropped and
+    every argument and local renamed."""
+    import ast
+    import inspect
+
+    from lstm_teach import cell
+
+    out = []
+    for name in names:
+        fn = ast.parse(inspect.getsource(getattr(cell, name))).body[0]
+        fn.body = fn.body[1:] if ast.get_docstring(fn) else fn.body
+        local = {a.arg for a in ast.walk(fn) if isinstance(a, ast.arg)} | {
+            n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        for node in ast.walk(fn):
+            if isinstance(node, ast.arg) and node.arg in local:
+                node.arg, node.annotation = f"my_{node.arg}", None
+            elif isinstance(node, ast.Name) and node.id in local:
+                node.id = f"my_{node.id}"
+        fn.returns = None
+        out.append(ast.unparse(fn))
+    return "\n\n".join(out) + "\n"
+
+
+REFERENCE_PASTED = _pasted(["_check_state", "cell_forward"])
 HELPER = '''def cell_forward(x, h_prev, c_prev, p):
     from lstm_teach.cell import gate_preactivation as pre
     i = 1 / (1 + np.exp(-pre(x, h_prev, p.wxi, p.whi, p.bi)))
@@ -235,11 +248,17 @@ HOSTILE = {
     "os_exit_in_function": ("stop everyone", lambda c: answer(
         "def cell_forward(*a):\n    import os\n    os._exit(3)\n"), 0, "crashed",
         "cell_forward calls os._exit"),
-    "daemon": ("outlive the sandbox", lambda c: good_then(DAEMON), 4, "ok",
+    "daemon": ("outlive the sandbox", lambda c: good_then(DAEMON), 4, "cell_errors",
                "fork, setsid, and a daemon that SIGKILLs every PID it can name, forever"),
     "fork_then_exit": ("outlive the sandbox", lambda c: answer(
         "import os\nif os.fork() == 0:\n    import time\n    time.sleep(30)\n" + WRONG), 0,
-        "ok", "a child process left sleeping"),
+        "cell_errors", "a child process left sleeping"),
+    "fork_bomb": ("resources", lambda c: good_then(
+        "import os\nwhile True:\n    os.fork()\n"), 4, "cell_errors",
+        "the solution, then a fork bomb"),
+    "spawn_in_function": ("outlive the sandbox", lambda c: answer(
+        "def cell_forward(*a):\n    import subprocess\n    subprocess.Popen(['sleep', '60'])\n"),
+        0, "", "cell_forward starts a process"),
     "memory_hog": ("resources", lambda c: good_then("hog = bytearray(8 * 2**30)\n"), 4,
                    "cell_errors", "the solution, then 8 GB allocated"),
     "disk_fill": ("resources", lambda c: good_then(
@@ -287,8 +306,9 @@ HOSTILE = {
         "def cell_forward(*a):\n    return lstm_teach.cell.cell_forward(*a)\n"), 0,
         "reference_used", "importlib.reload, then the reference"),
     "reference_pasted": ("course's own code", lambda c: answer(
-        "from lstm_teach.cell import _check_state, gate_preactivation, CellCache\n"
-        "from lstm_teach.activations import sigmoid, tanh\n" + REFERENCE_PASTED), 0,
+        "from lstm_teach.cell import *\nfrom lstm_teach.cell import CellCache, "
+        "gate_preactivation\nfrom lstm_teach.activations import sigmoid, tanh\n"
+        + REFERENCE_PASTED), 0,
         "reference_used", "the reference's code pasted, docstring and names changed"),
     "public_helper": ("course's own code", lambda c: answer(HELPER), 4, "ok",
                       "its own cell_forward built on the public lt.cell.gate_preactivation"),
@@ -414,11 +434,10 @@ def test_inputs_are_fresh_each_run_and_seedable(course, monkeypatch, tmp_path):
     submit(course, "good", load("source"))
     sent = []
 
-    def fake(ctx, gi, cells, calls, deadline, flags, notes):
-        sent.append([c["job"]["args"] for c in calls])
-        return {}
+    def fake(ctx, units, cells, deadline, flags, notes, skips):
+        sent.append([c["job"]["args"] for u in units for c in u.calls])
 
-    monkeypatch.setattr(runner, "_run_group", fake)
+    monkeypatch.setattr(runner, "_run_units", fake)
     for k, seed in enumerate((None, None, 5, 5)):
         grading.grade(course, A1, out=tmp_path / f"o{k}", limits=FAST, seed=seed,
                       log=lambda *a: None)
@@ -472,7 +491,8 @@ def test_tolerance_separates_honest_code_from_finite_differences():
 
 
 def test_partial_credit_per_quantity_and_no_cascade():
-    """A wrong forget-gate term costs only the quantities it touches."""
+    """Each part grades its own quantities, all or nothing: a transposed h costs
+    test_cell_forward's points, and a wrong dxs costs only the dxs parts of a3."""
     ex = check.EXERCISES["cell_forward"]
     part = grading.Part("t", "cell_forward", "cell_forward", 2, ({},))
     inputs = ex.make_inputs(np.random.default_rng(0))
@@ -485,8 +505,27 @@ def test_partial_credit_per_quantity_and_no_cascade():
     bad["ret"]["l"][0] = runner.encode(want["h"].T.copy())
     right, names, text = runner.judge(part, inputs, bad)
     assert right == {"c"} and "expected shape" in text
-    assert "weight gradient" not in text
+    assert "weight gradient" not in text and "transposed" in text
     specs = grading.load_specs(EXERCISES)
+    a3 = specs["a3_bptt"]
+    calls, part_calls = runner._draw_calls(a3.groups[0], np.random.default_rng(1))
+    assert len(calls) == 3 + 2 + 5  # parts on the same draws share their calls
+    unit = runner._Unit("a3_bptt", 0, SimpleNamespace(spec=a3), calls, part_calls)
+    lstm = check.EXERCISES["lstm_backward"]
+    for i, call in enumerate(calls):
+        ref = lstm.reference(call["inputs"], None)
+        ret = [{"nt": list(check.PARAM_NAMES), "v": [runner.encode(ref[n])
+                                                      for n in check.PARAM_NAMES]},
+               runner.encode(ref["dxs"][::-1].copy()), runner.encode(ref["dh0"]),
+               runner.encode(ref["dc0"])]
+        unit.records[i] = {"part": i, "status": "ok", "mutated": [], "ret": {"l": ret}}
+    scores, lines = runner._score(unit, {}, set())
+    assert scores == {"test_lstm_backward": 2, "test_lstm_backward_dxs": 0,
+                      "test_lstm_backward_initial_state": 1,
+                      "test_lstm_backward_final_state": 1, "test_lstm_backward_truncated": 2,
+                      "test_lstm_backward_truncated_dxs": 0}, scores
+    assert "in the order the steps were visited" in lines[1], lines[1]
+    assert "dxs" not in lines[0] and lines[0].endswith("2 / 2")
     a4 = specs["a4_training"]
     assert a4.groups[1].provide and "sgd_step" in a4.groups[1].provide
 
@@ -529,3 +568,139 @@ def test_readme_attack_table_is_generated_from_this_suite():
     run = subprocess.run([sys.executable, str(ROOT / "tools" / "grading_attack_table.py"),
                           "--check"], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, "README's attack table is stale: run tools/grading_attack_table.py"
+
+
+# ---------------------------------------------------------------- every assignment, and a5
+
+A5, NB5 = "a5_gru", "gru_backward.ipynb"
+ALL = {"a1_cell_forward": ("cell_forward.ipynb", 4), "a2_cell_backward": ("cell_backward.ipynb", 12),
+       "a3_bptt": ("bptt.ipynb", 8), "a4_training": ("training.ipynb", 7), A5: (NB5, 13)}
+
+
+def with_answer(kind, assignment, notebook, grade_id, edit):
+    """A notebook of kind with the answer cell grade_id's source passed through edit."""
+    nb = copy.deepcopy(load(kind, assignment, notebook))
+    for cell in nb["cells"]:
+        if gid(cell) == grade_id:
+            cell["source"] = edit("".join(cell["source"]))
+            return nb
+    raise KeyError(grade_id)
+
+
+def gru_source(grade_id, edit=lambda s: s):
+    return with_answer("source", A5, NB5, grade_id, edit)
+
+
+A5_REFERENCE = '''def gru_cell_backward(dh, cache):
+    return gru.gru_cell_backward(dh, cache)
+'''
+A5_REFERENCE_SEQ = '''def gru_backward(dhs, cache, dhT=None):
+    return gru.gru_backward(dhs, cache, dhT=dhT)
+'''
+
+
+def _a5_reference_used():
+    nb = with_answer("release", A5, NB5, "gru_cell_backward", lambda s: A5_REFERENCE)
+    for cell in nb["cells"]:
+        if gid(cell) == "gru_backward":
+            cell["source"] = A5_REFERENCE_SEQ
+    return nb
+
+
+# the catalogued mistake gru_dz_sign: dE/dz with its sign flipped
+DZ_SIGN = ("d_z = dh * (h_prev - n)", "d_z = dh * (n - h_prev)")
+CLASS = {
+    # student: assignment -> notebook (None: every assignment's solution / release)
+    "all_solutions": {a: load("source", a, nb) for a, (nb, _) in ALL.items()},
+    "all_releases": {a: load("release", a, nb) for a, (nb, _) in ALL.items()},
+    "gru_reference": {A5: _a5_reference_used()},
+    "gru_dz_sign": {A5: gru_source("gru_cell_backward", lambda s: s.replace(*DZ_SIGN))},
+}
+
+
+@pytest.fixture(scope="module")
+def class_run(tmp_path_factory):
+    """Every assignment's solution and release, and a5's reference use and mistake."""
+    tmp = tmp_path_factory.mktemp("class")
+    c = tmp / "course"
+    shutil.copytree(EXERCISES, c, ignore=shutil.ignore_patterns("submitted"))
+    for student, notebooks in CLASS.items():
+        for assignment, nb in notebooks.items():
+            submit(c, student, nb, assignment, ALL[assignment][0])
+    # a4's train to the target loss takes 150 steps: the default limits, not FAST's
+    rows = grading.grade(c, "all", out=tmp / "out", workers=2, log=lambda *a: None)
+    return {"rows": {(r["student"], r["assignment"]): r for r in rows}, "out": tmp / "out",
+            "course": c}
+
+
+def test_solutions_score_full_marks_and_releases_nothing(class_run):
+    rows = class_run["rows"]
+    assert set(grading.load_specs(EXERCISES)) == set(ALL)
+    for assignment, (_, points) in ALL.items():
+        good = rows[("all_solutions", assignment)]
+        assert float(good["score"]) == points == float(good["max_score"]), good
+        assert good["status"] == "ok", good
+        blank = rows[("all_releases", assignment)]
+        assert float(blank["score"]) == 0 and "NotImplementedError" in blank["feedback"], blank
+    assert DZ_SIGN[0] in "".join("".join(c["source"]) for c in load("source", A5, NB5)["cells"]
+                                 if gid(c) == "gru_cell_backward")
+
+
+def test_gru_reference_use_scores_nothing(class_run):
+    row = class_run["rows"][("gru_reference", A5)]
+    assert row["score"] == "0" and "reference_used" in row["status"].split(";"), row
+    assert "names lstm_teach's gru_cell_backward" in row["feedback"]
+
+
+def test_gru_mistake_costs_only_the_quantities_it_touches(class_run):
+    """gru_dz_sign changes the update gate's gradients, dx and dh_prev: the reset gate and
+    the candidate keep their points, and gru_backward (on the reference's step) all of its."""
+    row = class_run["rows"][("gru_dz_sign", A5)]
+    parts = dict(p.split("=") for p in row["parts"].split(";"))
+    assert parts == {"test_gru_reset_gate": "2", "test_gru_update_gate": "0",
+                     "test_gru_candidate": "2", "test_gru_dx": "0", "test_gru_dh_prev": "0",
+                     "test_gru_backward_params": "1", "test_gru_backward_dxs": "1",
+                     "test_gru_backward_dh0": "1", "test_gru_backward_final_state": "1"}, parts
+    assert row["score"] == "8" and row["status"] == "ok"
+    assert check.MISTAKES["gru_dz_sign"].cause in row["feedback"]
+    assert not re.search(r"\d\.\d", row["feedback"])
+
+
+def test_gradebook_export_is_read_back_by_nbgrader(class_run, tmp_path, monkeypatch):
+    """export --gradebook into a fresh gradebook.db made by nbgrader's API; nbgrader's
+    Gradebook then reads each test cell's score and each submission's total back."""
+    from nbgrader.api import Gradebook
+
+    from lstm_teach.grading.export import to_gradebook
+
+    # nbgrader calls `alembic` when it creates a gradebook: the venv's bin must be on PATH
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep
+                       + os.environ.get("PATH", ""))
+    course = tmp_path / "course"
+    course.mkdir()
+    url = f"sqlite:///{course / 'gradebook.db'}"
+    with Gradebook(url) as gb:  # what `nbgrader generate_assignment` records
+        for assignment, (notebook, _) in ALL.items():
+            gb.add_assignment(assignment)
+            name = notebook.removesuffix(".ipynb")
+            gb.add_notebook(name, assignment)
+            for cell in load("source", assignment, notebook)["cells"]:
+                meta = cell["metadata"].get("nbgrader", {})
+                if meta.get("grade"):
+                    gb.add_grade_cell(meta["grade_id"], name, assignment,
+                                      max_score=meta["points"], cell_type="code")
+    rows = class_run["rows"]
+    n = to_gradebook(class_run["out"] / "grades.csv", course)
+    assert n == sum(len(r["parts"].split(";")) for r in rows.values())
+    with Gradebook(url) as gb:
+        assert {s.id for s in gb.students} == {s for s, _ in rows}
+        for (student, assignment), row in rows.items():
+            sub = gb.find_submission(assignment, student)
+            assert sub.score == pytest.approx(float(row["score"])), (student, assignment)
+            assert sub.max_score == pytest.approx(float(row["max_score"]))
+            name = ALL[assignment][0].removesuffix(".ipynb")
+            for part in row["parts"].split(";"):
+                grade_id, score = part.split("=")
+                grade = gb.find_grade(grade_id, name, assignment, student)
+                assert grade.auto_score == pytest.approx(float(score))
+        assert gb.find_submission(A5, "gru_dz_sign").score == pytest.approx(8)

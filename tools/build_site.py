@@ -21,7 +21,6 @@ page in a browser and checks that.
 """
 
 import argparse
-import os
 import pathlib
 import re
 import shutil
@@ -32,6 +31,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 NOTEBOOK_NAME = re.compile(r"(?P<number>\d{2})_[A-Za-z0-9_]+\.ipynb")
 
 # MathJax files the pages never load: the other combined builds, the Node.js entry point, and
@@ -113,12 +113,11 @@ def build(notebook_dir: pathlib.Path, output_dir: pathlib.Path,
         "-W", "--keep-going"]
     if quiet:
         command.append("-q")
-    # NO_COLOR: Sphinx's warnings as plain text in the error message, without escape codes
-    result = subprocess.run(command, capture_output=True, text=True,
-                            env={**os.environ, "NO_COLOR": "1"})
+    result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        raise RuntimeError("jupyter-book build failed:\n" + result.stdout[-4000:]
-                           + result.stderr[-4000:])
+        # Sphinx colours its warnings even into a pipe
+        log = ANSI_COLOUR.sub("", result.stdout[-4000:] + result.stderr[-4000:])
+        raise RuntimeError("jupyter-book build failed:\n" + log)
     html = staging / "_build" / "html"
     if output_dir.exists():
         shutil.rmtree(output_dir)

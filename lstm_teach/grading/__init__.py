@@ -14,6 +14,7 @@ from .runner import (
     cells_to_run,
     default_out,
     grade,
+    grade_student,
     grade_submission,
     load_specs,
     read_rows,
@@ -21,4 +22,5 @@ from .runner import (
 from .sandbox import Limits, SandboxUnavailable, find_bwrap
 
 __all__ = ["TOL", "Limits", "Part", "SandboxUnavailable", "Spec", "cells_to_run", "default_out",
-           "find_bwrap", "grade", "grade_submission", "load_specs", "read_rows"]
+           "find_bwrap", "grade", "grade_student", "grade_submission", "load_specs",
+           "read_rows"]

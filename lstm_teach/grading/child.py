@@ -6,13 +6,21 @@ library, numpy and the student edition of lstm_teach (the graded functions and t
 helpers removed). Nothing it sends is trusted: the parent decodes plain data (JSON, no pickle),
 keeps an exception's type and line only, and compares arrays with values it computed itself.
 
-stdin: the job (JSON). fd 1 at start: the channel, one line per record:
-    C k            cell k starts            P k           graded call k starts
-    R {json}       result of call k         D             done
+stdin: one JSON message a line. First the header (sys_path, the lstm_teach types to decode),
+then one message a phase: the student edition's modules (written into the working folder and
+imported afresh), the notebook's cells to run (when a new assignment starts), code that
+provides the reference's upstream functions, and the graded calls. The parent sends the next
+phase only after it holds a result for every call of this one, so nothing a later phase
+reveals (e.g. the reference's helpers) can reach a result already sent.
+fd 1 at start: the channel, one line per record:
+    C id        cell id starts             P id      graded call id starts
+    R {json}    result of a cell or call   E p       phase p is over
+    D           done
 The student's own output goes to /dev/null.
 """
 
 import base64
+import importlib
 import json
 import os
 import sys
@@ -105,51 +113,94 @@ class _Channel:
             pass
 
 
+def _install(root, phase, modules, base_path):
+    """Write this phase's student edition and make `import lstm_teach` load it afresh."""
+    folder = os.path.join(root, f"edition-{phase}")
+    for rel, source in modules.items():
+        path = os.path.join(folder, "lstm_teach", rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(source)
+    for name in [m for m in sys.modules if m == "lstm_teach" or m.startswith("lstm_teach.")]:
+        del sys.modules[name]
+    sys.path[:] = [folder] + base_path
+    importlib.invalidate_caches()
+
+
+def _types(wanted):
+    out = {}
+    for entry in wanted:
+        module, _, name = entry.partition(":")
+        try:
+            mod = importlib.import_module("lstm_teach" + (f".{module}" if module else ""))
+            out[name] = getattr(mod, name)
+        except Exception:  # a stub module, or a student who broke the import system
+            pass
+    return out
+
+
+def _call(channel, call, ns, types, np):
+    channel.send(f"P {call['id']}")
+    fn = ns.get(call["function"])
+    if not callable(fn):
+        channel.send("R " + json.dumps({"part": call["id"], "status": "missing"}))
+        return
+    args = [_decode(a, types) for a in call["args"]]
+    kwargs = {key: _decode(v, types) for key, v in call["kwargs"].items()}
+    before = [(name, a.copy()) for name, a in _arrays_in(args + list(kwargs.values()))]
+    record = {"part": call["id"], "status": "ok"}
+    try:
+        returned = fn(*args, **kwargs)
+        record["ret"] = _encode(returned)
+    except BaseException as exc:
+        record.update(status="error", exc=type(exc).__name__, line=_where(exc, "<cell "))
+    after = dict(_arrays_in(args + list(kwargs.values())))
+    record["mutated"] = [name for name, old in before
+                         if name not in after or after[name].shape != old.shape
+                         or not np.array_equal(after[name], old, equal_nan=True)]
+    channel.send("R " + json.dumps(record))
+
+
 def main():
-    job = json.loads(sys.stdin.buffer.read())
+    jobs = os.fdopen(os.dup(0), "rb")
     channel = _Channel(os.dup(1))
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    sys.path[:] = job["sys_path"]
+    root = os.getcwd()
+    header = json.loads(jobs.readline())
+    base_path = list(header["sys_path"])
+    sys.path[:] = base_path
     import numpy as np
 
-    import lstm_teach as lt
-
-    types = {name: getattr(lt, name) for name in job["types"] if hasattr(lt, name)}
-    ns = {"__name__": "__main__", "__builtins__": __builtins__}
-    for index, cell in enumerate(job["cells"]):
-        if index in job["skip_cells"]:
-            continue
-        channel.send(f"C {index}")
-        try:
-            exec(compile(cell["source"], f"<cell {index}>", "exec"), ns)
-        except BaseException as exc:  # SystemExit too: the notebook goes on
-            channel.send("R " + json.dumps({"cell": index, "exc": type(exc).__name__,
-                                            "line": _where(exc, f"<cell {index}>")}))
-    for k, part in enumerate(job["parts"]):
-        if part.get("provide"):  # the reference's upstream functions: bugs do not cascade
-            exec(compile(part["provide"], "<provided>", "exec"), ns)
-        channel.send(f"P {k}")
-        fn = ns.get(part["function"])
-        if not callable(fn):
-            channel.send("R " + json.dumps({"part": k, "status": "missing"}))
-            continue
-        args = [_decode(a, types) for a in part["args"]]
-        kwargs = {key: _decode(v, types) for key, v in part["kwargs"].items()}
-        before = [(name, a.copy()) for name, a in _arrays_in(args + list(kwargs.values()))]
-        record = {"part": k, "status": "ok"}
-        try:
-            returned = fn(*args, **kwargs)
-            record["ret"] = _encode(returned)
-        except BaseException as exc:
-            record.update(status="error", exc=type(exc).__name__,
-                          line=_where(exc, "<cell "))
-        after = dict(_arrays_in(args + list(kwargs.values())))
-        record["mutated"] = [name for name, old in before
-                             if name not in after or after[name].shape != old.shape
-                             or not np.array_equal(after[name], old, equal_nan=True)]
-        channel.send("R " + json.dumps(record))
+    ns, types = None, {}
+    while True:
+        line = jobs.readline()
+        if not line:
+            break
+        msg = json.loads(line)
+        if msg.get("end"):
+            break
+        if msg.get("modules") is not None:
+            _install(root, msg["phase"], msg["modules"], base_path)
+            types = _types(header["types"])
+        if msg.get("new_ns") or ns is None:
+            ns = {"__name__": "__main__", "__builtins__": __builtins__}
+        for cell in msg["cells"]:
+            channel.send(f"C {cell['id']}")
+            try:
+                exec(compile(cell["source"], f"<cell {cell['id']}>", "exec"), ns)
+            except BaseException as exc:  # SystemExit too: the notebook goes on
+                channel.send("R " + json.dumps({"cell": cell["id"], "exc": type(exc).__name__,
+                                                "line": _where(exc, f"<cell {cell['id']}>")}))
+        if msg.get("provide"):  # the reference's upstream functions: bugs do not cascade
+            try:
+                exec(compile(msg["provide"], "<provided>", "exec"), ns)
+            except BaseException:  # the student broke what it needs: their calls fail
+                pass
+        for call in msg["calls"]:
+            _call(channel, call, ns, types, np)
+        channel.send(f"E {msg['phase']}")
     channel.send("D")
     os._exit(0)  # threads the student started must not keep the process alive
 

@@ -8,6 +8,7 @@ each student finishes, so a run that is stopped loses at most the students in pr
 running it again resumes.
 """
 
+import ast
 import base64
 import builtins
 import csv
@@ -47,6 +48,15 @@ class Part(NamedTuple):
     function: str  # the name the notebook defines
     points: float
     draws: tuple  # option dicts for exercise.make_inputs; fresh inputs for each
+    quantities: tuple = ()  # quantity or group names this part grades (empty: all)
+
+    def wanted(self) -> list:
+        """The quantity names this part grades, groups (e.g. "params") expanded."""
+        groups = check.EXERCISES[self.exercise].groups
+        out = []
+        for q in self.quantities:
+            out += [n for n in groups.get(q, (q,)) if n not in out]
+        return out
 
 
 class Group(NamedTuple):
@@ -84,7 +94,8 @@ def load_specs(course: Path) -> dict:
                     raise ValueError(f"{path.name}: exercise {p['exercise']!r} is not one of "
                                      f"lstm_teach.check.EXERCISES")
                 parts.append(Part(p["grade_id"], p["exercise"], p["function"],
-                                  float(p["points"]), tuple(p.get("draws", [{}]))))
+                                  float(p["points"]), tuple(p.get("draws", [{}])),
+                                  tuple(p.get("quantities", ()))))
             groups.append(Group(tuple(g.get("remove", [])), g.get("provide", ""), tuple(parts)))
         out[path.stem] = Spec(path.stem, raw["notebook"], tuple(raw["keep"]), tuple(groups))
     return out
@@ -271,13 +282,15 @@ def _cause_texts(name, keys) -> list:
 
 
 def judge(part: Part, inputs: dict, record) -> tuple:
-    """(set of quantities right, all quantities, feedback text or "") for one draw."""
+    """(set of quantities right, the quantities the part grades, feedback text or "") for
+    one draw."""
     exercise = check.EXERCISES[part.exercise]
     setting = exercise.setting(inputs)
     with np.errstate(all="ignore"):
         expected = (exercise.reference(inputs, None) if exercise.reference else
                     {"final loss": np.zeros(())})
-    names = list(expected)
+    wanted = part.wanted()
+    names = [n for n in expected if not wanted or n in wanted]
     if record is None:
         return set(), names, f"{setting}: no result"
     status = record.get("status")
@@ -331,128 +344,281 @@ def judge(part: Part, inputs: dict, record) -> tuple:
 
 # ---------------------------------------------------------------- one submission
 
-class Context(NamedTuple):
+class Assignment(NamedTuple):
+    """What grading one assignment needs, prepared once per run."""
     spec: Spec
     release: dict
-    sandboxes: tuple  # one Sandbox per group
+    editions: tuple  # per group: {relative path: source} of the student edition
+    graded: tuple  # per group: names that must not exist before it (removed, or graded)
+    revealed: tuple  # per group: names its edition and provided code define
     fingerprints: dict
+
+
+class Context(NamedTuple):
+    assignments: dict  # name -> Assignment
+    sandbox: Sandbox
     limits: Limits
-    practice: bool
+
+
+# lstm_teach's types the child rebuilds from the inputs ("module:Name", "" = the package)
+TYPES = ("LSTMParams", "CellCache", "CellGrads", "SeqCache", "StepGrads", "SeqGrads",
+         "gru:GRUParams", "gru:GRUCache", "gru:GRUSeqCache", "gru:GRUStepGrads",
+         "gru:GRUSeqGrads")
 
 
 def _types():
-    return ["LSTMParams", "CellCache", "CellGrads", "SeqCache", "StepGrads", "SeqGrads"]
+    return [t if ":" in t else f":{t}" for t in TYPES]
 
 
-def _run_group(ctx, gi, cells, calls, deadline, flags, cell_notes):
-    """Run the child until every call of the group has a record or failed; returns records."""
-    sandbox, group = ctx.sandboxes[gi], ctx.spec.groups[gi]
-    lim = ctx.limits
-    records, failed = {}, {}
-    skip = set()
-    sys_path = sandbox.sys_path
-    for _attempt in range(len(cells) + len(calls) + 2):
-        pending = [i for i in range(len(calls)) if i not in records and i not in failed]
-        if not pending:
-            break
-        parts = [dict(calls[i]["job"]) for i in pending]
-        parts[0]["provide"] = group.provide
-        job = {"sys_path": sys_path, "types": _types(), "cells": cells,
-               "skip_cells": sorted(skip), "parts": parts}
-        if time.monotonic() >= deadline:
-            for i in pending:
-                failed[i] = "not run: the time for this student was used up"
-            break
-        outcome, buf, where = sandbox.run(json.dumps(job).encode(), deadline,
-                                          lim.part_seconds, lim.cell_seconds)
-        got, cell_errs = parse_channel(buf)
-        for k, rec in got.items():
-            if 0 <= k < len(pending) and (outcome == "done" or where != ("part", k)):
-                records[pending[k]] = rec
-        for k, (exc, line) in cell_errs.items():
-            if 0 <= k < len(cells):
-                cell_notes[k] = f"raised {exc}" + (f" at line {line}" if line else "")
-        if outcome == "done":
-            break
-        what = {"timeout": "did not finish in time", "too_much_output":
-                "sent more output than allowed"}.get(outcome, "ended the Python process")
-        flags.add("timeout" if outcome == "timeout" else "crashed")
-        if where[0] == "cell" and 0 <= where[1] < len(cells) and where[1] not in skip:
-            skip.add(where[1])
-            cell_notes[where[1]] = f"{what}; it was skipped"
-        elif where[0] == "part" and 0 <= where[1] < len(pending):
-            bad = calls[pending[where[1]]]["part"].function
-            for i in pending[where[1]:]:
-                if calls[i]["part"].function == bad and i not in records:
-                    failed[i] = f"{bad} {what}"
-        else:
-            for i in pending:
-                if i not in records:
-                    failed[i] = f"the notebook {what} before the tests could run"
-            break
-    for i, text in failed.items():
-        records[i] = {"status": "failed", "text": text}
-    return records
-
-
-def grade_submission(ctx: Context, nb_path: Path, rng) -> dict:
-    spec = ctx.spec
-    lines, flags = [], set()
+def _defined(source: str) -> set:
+    """Top-level names a module or code snippet defines."""
     try:
-        submitted = read_notebook(nb_path)
-    except NotebookError as exc:
-        return {"score": 0, "flags": {"invalid_notebook"}, "parts": {},
-                "feedback": [f"{spec.notebook}: {exc}; nothing could be graded"]}
-    cells, own, missing = cells_to_run(ctx.release, submitted)
-    if missing:
-        flags.add("missing_cells")
-        lines.append(f"missing answer cells (deleted?): {', '.join(map(str, missing))}")
-    removed = [r for g in spec.groups for r in g.remove]
-    copied = ed.reference_use(own, sorted({p.function for p in spec.parts}), removed,
-                              ctx.fingerprints)
-    n_calls = sum(len(p.draws) for g in spec.groups for p in g.parts)
-    lim = ctx.limits
-    deadline = time.monotonic() + len(spec.groups) * (lim.startup_seconds + lim.cell_seconds
-                                                      * len(cells)) + lim.part_seconds * n_calls
-    cell_notes, scores = {}, {}
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    out = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Assign):
+            out.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return out
+
+
+def prepare(name: str, spec: Spec, release: dict, work: Path) -> Assignment:
+    editions, graded, revealed, removed = [], [], [], []
     for gi, group in enumerate(spec.groups):
-        calls = []
-        for part in group.parts:
-            exercise = check.EXERCISES[part.exercise]
+        pkg = ed.build_edition(work / f"{name}-{gi}", list(spec.keep), list(group.remove))
+        files = {str(f.relative_to(pkg)): f.read_text(encoding="utf-8")
+                 for f in sorted(pkg.rglob("*.py")) if "__pycache__" not in f.parts}
+        editions.append(next((e for e in editions if e == files), files))
+        names = set()
+        for source in files.values():
+            names |= {n for n in _defined(source) if not n.startswith("__")}
+        revealed.append(frozenset(names | _defined(group.provide)))
+        graded.append(frozenset({r.partition(".")[2] for r in group.remove}
+                                | {p.function for p in group.parts}))
+        removed += list(group.remove)
+    return Assignment(spec, release, tuple(editions), tuple(graded), tuple(revealed),
+                      ed.reference_fingerprints(removed))
+
+
+class _Unit:
+    """One group of one assignment for one student: its edition, provided code and calls."""
+
+    def __init__(self, name, gi, assignment, calls, part_calls):
+        self.name, self.gi, self.a = name, gi, assignment
+        self.group = assignment.spec.groups[gi]
+        self.calls = calls  # [{"inputs", "function", "job"}]
+        self.part_calls = part_calls  # grade_id -> call indices
+        self.records = {}  # call index -> record (or {"status": "failed", "text"})
+
+
+def _draw_calls(group: Group, rng) -> tuple:
+    """Fresh inputs for each draw; parts that test the same function on the same draws
+    share the calls (each judges its own quantities of the same results)."""
+    calls, part_calls, seen = [], {}, {}
+    for part in group.parts:
+        exercise = check.EXERCISES[part.exercise]
+        key = (part.exercise, part.function, json.dumps(part.draws, sort_keys=True))
+        if key not in seen:
+            seen[key] = []
             for opts in part.draws:
                 inputs = exercise.make_inputs(rng, **opts)
-                calls.append({"part": part, "inputs": inputs, "job": {
+                seen[key].append(len(calls))
+                calls.append({"inputs": inputs, "function": part.function, "job": {
                     "function": part.function,
                     "args": [encode(inputs[a]) for a in exercise.args],
-                    "kwargs": {a: encode(inputs[a]) for a in exercise.kwargs}}})
-        records = _run_group(ctx, gi, cells, calls, deadline, flags, cell_notes)
-        for part in group.parts:
-            mine = [i for i, c in enumerate(calls) if c["part"] is part]
-            right, names, notes = None, [], []
-            for i in mine:
-                rec = records.get(i)
-                if rec is not None and rec.get("status") == "failed":
-                    ok, names, text = set(), names, rec["text"]
-                else:
-                    ok, names, text = judge(part, calls[i]["inputs"], rec)
-                right = ok if right is None else right & ok
-                if text and text not in notes:
-                    notes.append(text)
-            n = max(len(names), 1)
-            score = round(part.points * len(right or ()) / n, 2)
-            if part.function in copied:
-                score = 0.0
-                flags.add("reference_used")
-                notes = [f"no credit: {part.function} {copied[part.function]}"]
-            scores[part.grade_id] = score
-            head = f"{part.grade_id} ({part.function}): {score:g} / {part.points:g}"
-            lines.append(head + ("" if not notes else " - " + " | ".join(notes[:4])))
-    for k in sorted(cell_notes):
-        lines.append(f"cell {cells[k]['label']!r}: {cell_notes[k]}")
-    if cell_notes:
-        flags.add("cell_errors")
-    return {"score": round(sum(scores.values()), 2), "flags": flags, "parts": scores,
-            "feedback": lines}
+                    "kwargs": {a: encode(inputs[a]) for a in exercise.kwargs
+                               if inputs.get(a) is not None}}})
+        part_calls[part.grade_id] = seen[key]
+    return calls, part_calls
+
+
+def _chunk(units, start) -> int:
+    """End of the longest run of units from start that one child may grade: no unit's
+    graded names exist in an edition (or provided code) of an earlier unit in the run."""
+    seen, end = set(), start
+    while end < len(units):
+        if end > start and units[end].a.graded[units[end].gi] & seen:
+            break
+        seen |= units[end].a.revealed[units[end].gi]
+        end += 1
+    return end
+
+
+def _run_units(ctx: Context, units: list, cells: dict, deadline: float, flags: dict,
+               cell_notes: dict, skips: dict):
+    """Run the children until every call of every unit has a record or has failed."""
+    lim, sandbox = ctx.limits, ctx.sandbox
+    header = json.dumps({"sys_path": sandbox.sys_path, "types": _types()}).encode()
+    start = 0
+    budget = sum(len(cells[u.name]) + len(u.calls) + 1 for u in units) + 2
+    while start < len(units) and budget > 0:
+        budget -= 1
+        pending = {k: [i for i in range(len(u.calls)) if i not in u.records]
+                   for k, u in enumerate(units)}
+        if time.monotonic() >= deadline:
+            for k in range(start, len(units)):
+                for i in pending[k]:
+                    units[k].records[i] = {"status": "failed", "text": "not run: the time for "
+                                           "this student was used up"}
+            break
+        end = _chunk(units, start)
+        phases, cell_ids, call_ids, phase_calls = [], {}, {}, []
+        for k in range(start, end):
+            # every unit runs the notebook afresh on its own edition: objects of an earlier
+            # edition (its LSTMParams class, say) never meet this one's
+            u = units[k]
+            msg_cells = []
+            for c, cell in enumerate(cells[u.name]):
+                if c not in skips[u.name]:
+                    cell_ids[len(cell_ids)] = (k, c)
+                    msg_cells.append({"id": len(cell_ids) - 1, "source": cell["source"]})
+            msg_calls = []
+            for i in pending[k]:
+                call_ids[len(call_ids)] = (k, i)
+                msg_calls.append({"id": len(call_ids) - 1, **u.calls[i]["job"]})
+            phase_calls.append({c["id"] for c in msg_calls})
+            same = k > start and units[k - 1].a.editions[units[k - 1].gi] is u.a.editions[u.gi]
+            phases.append(json.dumps({
+                "phase": k - start, "modules": None if same else u.a.editions[u.gi],
+                "new_ns": True,
+                "cells": msg_cells, "provide": u.group.provide, "calls": msg_calls}).encode())
+
+        def complete(results, p, phase_calls=phase_calls):
+            return phase_calls[p] <= results
+
+        outcome, buf, where, finished = sandbox.run(header, phases, deadline, lim.part_seconds,
+                                                    lim.cell_seconds, complete)
+        got, cell_errs = parse_channel(buf)
+        for cid, rec in got.items():
+            if cid in call_ids and (outcome == "done" or where != ("part", cid)):
+                k, i = call_ids[cid]
+                units[k].records.setdefault(i, rec)
+        for cid, (exc, line) in cell_errs.items():
+            if cid in cell_ids:
+                k, c = cell_ids[cid]
+                cell_notes[units[k].name][c] = f"raised {exc}" + (f" at line {line}"
+                                                                   if line else "")
+        if outcome == "done":
+            start = end
+            continue
+        what = {"timeout": "did not finish in time", "too_much_output":
+                "sent more output than allowed"}.get(outcome, "ended the Python process")
+        at = start + finished  # the unit the child was in
+        if where[0] == "cell" and where[1] in cell_ids:
+            at, c = cell_ids[where[1]]
+            skips[units[at].name].add(c)
+            cell_notes[units[at].name][c] = f"{what}; it was skipped"
+        elif where[0] == "part" and where[1] in call_ids:
+            at, i = call_ids[where[1]]
+            u = units[at]
+            bad = u.calls[i]["function"]
+            for j in pending[at]:
+                if j >= i and u.calls[j]["function"] == bad and j not in u.records:
+                    u.records[j] = {"status": "failed", "text": f"{bad} {what}"}
+        else:
+            at = min(at, len(units) - 1)
+            for j in pending[at]:
+                units[at].records.setdefault(j, {
+                    "status": "failed",
+                    "text": f"the notebook {what} before the tests could run"})
+        flags[units[at].name].add("timeout" if outcome == "timeout" else "crashed")
+        # the next child starts at the first unit with calls left; the units before it
+        # keep their records
+        start = at
+        while start < len(units) and len(units[start].records) == len(units[start].calls):
+            start += 1
+    for u in units:
+        for i in range(len(u.calls)):
+            u.records.setdefault(i, {"status": "failed", "text": "not run"})
+
+
+def _score(u: _Unit, copied: dict, flags: set) -> tuple:
+    """(grade_id -> score, feedback lines) for one unit: a part's points when every quantity
+    it grades is right on every draw, else 0."""
+    scores, lines = {}, []
+    for part in u.group.parts:
+        right, names, notes = None, [], []
+        for i in u.part_calls[part.grade_id]:
+            rec = u.records.get(i)
+            if rec is not None and rec.get("status") == "failed":
+                ok, text = set(), rec["text"]
+                names = names or part.wanted()
+            else:
+                ok, names, text = judge(part, u.calls[i]["inputs"], rec)
+            right = ok if right is None else right & ok
+            if text and text not in notes:
+                notes.append(text)
+        score = part.points if names and set(names) <= (right or set()) else 0.0
+        if part.function in copied:
+            score = 0.0
+            flags.add("reference_used")
+            notes = [f"no credit: {part.function} {copied[part.function]}"]
+        scores[part.grade_id] = score
+        head = f"{part.grade_id} ({part.function}): {score:g} / {part.points:g}"
+        lines.append(head + ("" if not notes else " - " + " | ".join(notes[:4])))
+    return scores, lines
+
+
+def grade_student(ctx: Context, nb_paths: dict, rng_for) -> dict:
+    """assignment -> result ({score, flags, parts, feedback}) for one student; nb_paths maps
+    each assignment to the submitted notebook; rng_for(assignment) gives its generator."""
+    results, units, cells, own_copied, lines, flags = {}, [], {}, {}, {}, {}
+    seconds = 0.0
+    lim = ctx.limits
+    for name, nb_path in nb_paths.items():
+        a = ctx.assignments[name]
+        spec = a.spec
+        flags[name], lines[name] = set(), []
+        try:
+            submitted = read_notebook(nb_path)
+        except NotebookError as exc:
+            results[name] = {"score": 0, "flags": {"invalid_notebook"}, "parts": {},
+                             "feedback": [f"{spec.notebook}: {exc}; nothing could be graded"]}
+            continue
+        run, own, missing = cells_to_run(a.release, submitted)
+        if missing:
+            flags[name].add("missing_cells")
+            lines[name].append(f"missing answer cells (deleted?): {', '.join(map(str, missing))}")
+        removed = [r for g in spec.groups for r in g.remove]
+        own_copied[name] = ed.reference_use(own, sorted({p.function for p in spec.parts}),
+                                            removed, a.fingerprints)
+        cells[name] = run
+        rng = rng_for(name)
+        n_calls = 0
+        for gi, group in enumerate(spec.groups):
+            calls, part_calls = _draw_calls(group, rng)
+            units.append(_Unit(name, gi, a, calls, part_calls))
+            n_calls += len(calls)
+        seconds += (len(spec.groups) * (lim.startup_seconds + lim.cell_seconds * len(run))
+                    + lim.part_seconds * n_calls)
+    cell_notes = {name: {} for name in cells}
+    skips = {name: set() for name in cells}
+    if units:
+        _run_units(ctx, units, cells, time.monotonic() + seconds, flags, cell_notes, skips)
+    for name in cells:
+        scores = {}
+        for u in units:
+            if u.name == name:
+                s, more = _score(u, own_copied[name], flags[name])
+                scores.update(s)
+                lines[name] += more
+        for k in sorted(cell_notes[name]):
+            lines[name].append(f"cell {cells[name][k]['label']!r}: {cell_notes[name][k]}")
+        if cell_notes[name]:
+            flags[name].add("cell_errors")
+        results[name] = {"score": round(sum(scores.values()), 2), "flags": flags[name],
+                         "parts": scores, "feedback": lines[name]}
+    return {name: results[name] for name in nb_paths}
+
+
+def grade_submission(ctx: Context, name: str, nb_path: Path, rng) -> dict:
+    """One assignment of one student (see grade_student)."""
+    return grade_student(ctx, {name: nb_path}, lambda _: rng)[name]
 
 
 # ---------------------------------------------------------------- the class
@@ -575,7 +741,7 @@ def grade(course: Path, assignments, submitted: Path | None = None, out: Path | 
     _clean_stale(work.parent)
     child = Path(__file__).with_name("child.py")
     try:
-        contexts = {}
+        prepared = {}
         for name in assignments:
             spec = specs[name]
             release = None
@@ -586,48 +752,54 @@ def grade(course: Path, assignments, submitted: Path | None = None, out: Path | 
                     break
             if release is None:
                 raise ValueError(f"no {spec.notebook} under {course}/release/{name}")
-            boxes, removed = [], []
-            for gi, group in enumerate(spec.groups):
-                pkg = ed.build_edition(work / f"{name}-{gi}", list(spec.keep),
-                                       list(group.remove))
-                boxes.append(Sandbox(bwrap, pkg, child, limits))
-                removed += list(group.remove)
-            contexts[name] = Context(spec, release, tuple(boxes),
-                                     ed.reference_fingerprints(removed), limits, practice)
+            prepared[name] = prepare(name, spec, release, work)
+        ctx = Context(prepared, Sandbox(bwrap, child, limits), limits)
         jobs = []
         students = sorted(p for p in submitted.iterdir() if p.is_dir())
         for k, student_dir in enumerate(students):
-            for name in assignments:
-                if (student_dir.name, name) not in done:
-                    jobs.append((k, student_dir, name))
+            todo = [name for name in assignments if (student_dir.name, name) not in done]
+            if todo:
+                jobs.append((k, student_dir, todo))
 
         def one(job):
-            k, student_dir, name = job
-            ctx = contexts[name]
+            k, student_dir, todo = job
             student = student_dir.name
-            nb_path = student_dir / name / ctx.spec.notebook
-            rng = np.random.default_rng([rng_seed, k, assignments.index(name)])
+            results, paths = {}, {}
+            for name in todo:
+                nb_path = student_dir / name / specs[name].notebook
+                if not _SAFE_NAME.match(student):
+                    results[name] = {"score": 0, "flags": {"invalid_student_name"},
+                                     "parts": {}, "feedback": ["the student folder's name is "
+                                                               "not a plain name"]}
+                elif not nb_path.is_file():
+                    results[name] = {"score": 0, "flags": {"no_submission"}, "parts": {},
+                                     "feedback": [f"no {name}/{specs[name].notebook} "
+                                                  "submitted"]}
+                else:
+                    paths[name] = nb_path
+            if paths:
+                results.update(grade_student(ctx, paths, lambda name: np.random.default_rng(
+                    [rng_seed, k, assignments.index(name)])))
             if not _SAFE_NAME.match(student):
-                result = {"score": 0, "flags": {"invalid_student_name"}, "parts": {},
-                          "feedback": ["the student folder's name is not a plain name"]}
                 student = re.sub(r"[^A-Za-z0-9_.@+-]", "_", student)[:100] or "_"
-            elif not nb_path.is_file():
-                result = {"score": 0, "flags": {"no_submission"}, "parts": {},
-                          "feedback": [f"no {name}/{ctx.spec.notebook} submitted"]}
-            else:
-                result = grade_submission(ctx, nb_path, rng)
-            if practice:
-                result["flags"].add("practice")
-            status = ";".join(sorted(result["flags"])) or "ok"
-            row = {"student": student, "assignment": name, "score": f"{result['score']:g}",
-                   "max_score": f"{ctx.spec.max_score:g}", "status": status,
-                   "parts": ";".join(f"{g}={s:g}" for g, s in result["parts"].items()),
-                   "feedback": " / ".join(result["feedback"])}
-            text = (f"{name} ({ctx.spec.notebook}), {student}: {result['score']:g} / "
-                    f"{ctx.spec.max_score:g} points\n\n" + "\n".join(result["feedback"]) + "\n")
-            writer.add(row, text)
-            log(f"{student:20s} {name}: {row['score']} / {row['max_score']}  [{status}]")
-            return row
+            rows = []
+            for name in todo:
+                result, spec = results[name], specs[name]
+                if practice:
+                    result["flags"].add("practice")
+                status = ";".join(sorted(result["flags"])) or "ok"
+                row = {"student": student, "assignment": name,
+                       "score": f"{result['score']:g}", "max_score": f"{spec.max_score:g}",
+                       "status": status,
+                       "parts": ";".join(f"{g}={s:g}" for g, s in result["parts"].items()),
+                       "feedback": " / ".join(result["feedback"])}
+                text = (f"{name} ({spec.notebook}), {student}: {result['score']:g} / "
+                        f"{spec.max_score:g} points\n\n" + "\n".join(result["feedback"])
+                        + "\n")
+                writer.add(row, text)
+                log(f"{student:20s} {name}: {row['score']} / {row['max_score']}  [{status}]")
+                rows.append(row)
+            return rows
 
         n = workers or max(1, min(len(jobs), os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=n) as pool:

@@ -14,6 +14,7 @@ sends can move a deadline later. What the child sends is collected into one buff
 and parsed once, after the child has ended.
 """
 
+import json
 import os
 import select
 import shutil
@@ -46,6 +47,55 @@ class Limits(NamedTuple):
     file_bytes: int = 64 * 2**20  # largest file a process may write (in its tmpfs)
     tmpfs_bytes: int = 128 * 2**20  # the writable working folder
     processes: int = 64  # RLIMIT_NPROC (holds where the grader does not run as root)
+
+
+# Process creation is refused inside the sandbox by a seccomp filter that bwrap installs
+# (--seccomp): fork, vfork and clone without CLONE_THREAD fail with EPERM, clone3 with ENOSYS
+# (the C library then falls back to clone), so threads work and a fork bomb gets nowhere.
+# RLIMIT_NPROC alone does not bind where the grader runs as root: the sandbox's uid maps to
+# root outside, which the kernel exempts from the limit.
+_SYSCALLS = {"x86_64": (0xC000003E, {"clone": 56, "fork": 57, "vfork": 58, "clone3": 435}),
+             "aarch64": (0xC00000B7, {"clone": 220, "clone3": 435})}
+CLONE_THREAD = 0x00010000
+
+
+def seccomp_program(machine: str | None = None) -> bytes | None:
+    """The compiled classic-BPF filter for bwrap --seccomp, or None on an unknown CPU."""
+    import platform
+    import struct
+
+    machine = machine or platform.machine()
+    if machine not in _SYSCALLS:
+        return None
+    arch, nr = _SYSCALLS[machine]
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, kill = 0x7FFF0000, 0x80000000
+    eperm, enosys = 0x00050000 | 1, 0x00050000 | 38
+    # (code, jump-if-true label, jump-if-false label, k); labels resolved below
+    prog = [(ld, None, None, 4), (jeq, "check", "kill", arch), ("check", None, None, None),
+            (ld, None, None, 0), (jge, "eperm", None, 0x40000000),  # x32 calls: refused
+            (jeq, "enosys", None, nr["clone3"])]
+    for name in ("fork", "vfork"):
+        if name in nr:
+            prog.append((jeq, "eperm", None, nr[name]))
+    prog += [(jeq, "clone", None, nr["clone"]), (ret, None, None, allow),
+             ("clone", None, None, None), (ld, None, None, 16),  # the flags, low 32 bits
+             (jset, "allow", "eperm", CLONE_THREAD),
+             ("allow", None, None, None), (ret, None, None, allow),
+             ("eperm", None, None, None), (ret, None, None, eperm),
+             ("enosys", None, None, None), (ret, None, None, enosys),
+             ("kill", None, None, None), (ret, None, None, kill)]
+    labels, code = {}, []
+    for item in prog:
+        if isinstance(item[0], str):
+            labels[item[0]] = len(code)
+        else:
+            code.append(item)
+    out = b""
+    for pc, (op, jt, jf, k) in enumerate(code):
+        rel = [labels[x] - pc - 1 if x else 0 for x in (jt, jf)]
+        out += struct.pack("<HBBI", op, rel[0], rel[1], k)
+    return out
 
 
 def find_bwrap() -> str | None:
@@ -129,16 +179,16 @@ def allowed_packages() -> list:
 class Sandbox:
     """How to start a child: the bwrap command line, computed once per grading run."""
 
-    def __init__(self, bwrap: str | None, edition: Path, child_script: Path, limits: Limits):
+    def __init__(self, bwrap: str | None, child_script: Path, limits: Limits):
         self.bwrap, self.limits = bwrap, limits
-        edition, child_script = Path(edition).resolve(), Path(child_script).resolve()
+        self.seccomp = seccomp_program() if bwrap else None
+        child_script = Path(child_script).resolve()
         base = Path(sys.base_prefix)
         python = Path(os.path.realpath(sys.executable))
         if bwrap is None:  # practice mode: no isolation
             self.python = str(python)
             self.site = [src for src, _ in allowed_packages()]
-            self.sys_path = [str(edition.parent)] + sorted({str(Path(s).parent)
-                                                            for s in self.site})
+            self.sys_path = sorted({str(Path(s).parent) for s in self.site})
             self.sys_path += [p for p in sys.path[1:] if "packages" not in p and p]
             self.cmd = [self.python, "-I", "-S", "-B", str(child_script)]
             self.cwd = None
@@ -167,8 +217,7 @@ class Sandbox:
             args += ["--ro-bind", str(stdlib), str(stdlib)]
         for src, name in allowed_packages():
             args += ["--ro-bind", src, f"/sandbox/site/{name}"]
-        args += ["--ro-bind", str(edition), "/sandbox/lib/lstm_teach",
-                 "--ro-bind", str(child_script), "/sandbox/child.py",
+        args += ["--ro-bind", str(child_script), "/sandbox/child.py",
                  "--proc", "/proc", "--dev", "/dev",
                  "--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp",
                  "--size", str(limits.tmpfs_bytes), "--tmpfs", "/sandbox/work",
@@ -179,7 +228,7 @@ class Sandbox:
                            ("MPLBACKEND", "Agg"), ("MPLCONFIGDIR", "/tmp")):
             args += ["--setenv", key, value]
         self.cmd = args + ["--", str(python), "-I", "-S", "-B", "/sandbox/child.py"]
-        self.sys_path = ["/sandbox/lib", "/sandbox/site"] + [
+        self.sys_path = ["/sandbox/site"] + [
             p for p in sys.path[1:] if p and str(base) in p and "packages" not in p]
         self.cwd = "/"
 
@@ -199,28 +248,55 @@ class Sandbox:
                     pass
         return apply
 
-    def run(self, job_bytes: bytes, deadline: float, part_seconds: float, cell_seconds: float):
-        """Run one child. Returns (outcome, channel bytes, where it was when stopped).
+    def run(self, header: bytes, phases: list, deadline: float, part_seconds: float,
+            cell_seconds: float, phase_complete):
+        """Run one child through its phases. Returns (outcome, channel bytes, where it was
+        when stopped, number of phases it finished).
 
-        outcome: "done", "timeout", "died", "too_much_output". where: ("cell", k),
-        ("part", k) or ("start", None).
+        phases: one JSON line each. The next phase is sent only when the child announces the
+        end of the current one AND phase_complete(ids, p) holds, ids being the calls with a
+        result so far (each result line is parsed once, as it arrives): a forged announcement
+        reveals nothing early.
+        outcome: "done", "timeout", "died", "too_much_output". where: ("cell", id),
+        ("part", id), ("phase", p) (between cells and calls, or after phase p-1) or ("start",
+        None).
         """
         # bwrap itself gets no environment of ours: its /proc/1/environ is visible inside
         env = {"PATH": "/usr/bin:/bin"} if self.bwrap else {
             "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1",
             "MPLBACKEND": "Agg"}
+        import queue
         import tempfile
 
         scratch = None if self.bwrap else tempfile.mkdtemp(prefix="lstm-teach-practice-")
-        proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, start_new_session=True,
-                                cwd=scratch or self.cwd, env=env, preexec_fn=self._limit(),
-                                close_fds=True)
-        writer = threading.Thread(target=_feed, args=(proc.stdin, job_bytes), daemon=True)
+        fds = ()
+        if self.bwrap and self.seccomp:
+            read, write = os.pipe()
+            os.write(write, self.seccomp)
+            os.close(write)
+            fds = (read,)
+            cmd = self.cmd[:1] + ["--seccomp", str(read)] + self.cmd[1:]
+        else:
+            cmd = self.cmd
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL, start_new_session=True,
+                                    cwd=scratch or self.cwd, env=env,
+                                    preexec_fn=self._limit(), close_fds=True, pass_fds=fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        feed = queue.Queue()
+        writer = threading.Thread(target=_feed, args=(proc.stdin, feed), daemon=True)
         writer.start()
+        feed.put(header + b"\n" + phases[0] + b"\n")
+        sent = 1  # phases sent so far
+        if not phases[1:]:
+            feed.put(b'{"end": true}\n')
         buf = bytearray()
         scanned = 0  # progress records are read as they come, in linear time
         where, started, local = ("start", None), set(), deadline
+        finished, results = 0, set()
         outcome = "done"
         fd = proc.stdout.fileno()
         try:
@@ -245,6 +321,8 @@ class Sandbox:
                     if end < 0:
                         break
                     line = bytes(buf[scanned:min(end, scanned + 32)])
+                    if line.startswith(b"R {"):
+                        results.add(_result_id(bytes(buf[scanned + 2:end])))
                     scanned = search = end + 1
                     kind, _, arg = line.partition(b" ")
                     if kind in (b"C", b"P") and arg.isdigit() and len(arg) < 8:
@@ -255,22 +333,49 @@ class Sandbox:
                         where = ("cell" if kind == b"C" else "part", int(arg))
                         local = time.monotonic() + (cell_seconds if kind == b"C"
                                                     else part_seconds)
-                    elif kind == b"D":
-                        where, local = ("end", None), deadline
+                    elif (kind == b"E" and arg.isdigit() and int(arg) == finished
+                          and phase_complete(results, finished)):
+                        finished += 1
+                        where, local = ("phase", finished), deadline
+                        if sent < len(phases):
+                            feed.put(phases[sent] + b"\n")
+                            sent += 1
+                            if sent == len(phases):
+                                feed.put(b'{"end": true}\n')
         finally:
+            feed.put(None)
             _kill(proc)
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
-        if outcome == "done" and not buf.rstrip().endswith(b"\nD") and buf.rstrip() != b"D":
+        if outcome == "done" and finished < len(phases):
             outcome = "died"
-        return outcome, bytes(buf), where
+        return outcome, bytes(buf), where, finished
 
 
-def _feed(pipe, data):
+def _result_id(line: bytes):
     try:
-        pipe.write(data)
+        rec = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return rec.get("part") if isinstance(rec, dict) and isinstance(rec.get("part"), int) \
+        else None
+
+
+def _feed(pipe, items):
+    """Write what the parent queues, in order, until None; a child that stops reading only
+    blocks this thread."""
+    try:
+        while True:
+            data = items.get()
+            if data is None:
+                break
+            pipe.write(data)
+            pipe.flush()
+    except (OSError, ValueError):  # the child ended before reading everything
+        pass
+    try:
         pipe.close()
-    except OSError:  # the child ended before reading everything
+    except OSError:
         pass
 
 
