@@ -122,3 +122,11 @@ def test_train_adding_keeps_float32_for_the_rnn():
     core, readout = result.params
     assert len(result.losses) == 3
     assert all(a.dtype == np.float32 for a in (*core, *readout.values()))
+
+
+def test_train_chars_calls_its_callback_before_and_after_every_step():
+    # notebook 10 measures the held-out loss through this callback
+    seen = []
+    train.train_chars(steps=3, hidden_size=4, seed=0, progress=False,
+                      callback=lambda step, params: seen.append((step, len(params))))
+    assert seen == [(0, 2), (1, 2), (2, 2), (3, 2)]

@@ -70,6 +70,7 @@ class Spec(NamedTuple):
     notebook: str
     keep: tuple
     groups: tuple
+    hide: tuple = ()  # "module.function"s left out of every edition, but not graded
 
     @property
     def parts(self):
@@ -97,7 +98,8 @@ def load_specs(course: Path) -> dict:
                                   float(p["points"]), tuple(p.get("draws", [{}])),
                                   tuple(p.get("quantities", ()))))
             groups.append(Group(tuple(g.get("remove", [])), g.get("provide", ""), tuple(parts)))
-        out[path.stem] = Spec(path.stem, raw["notebook"], tuple(raw["keep"]), tuple(groups))
+        out[path.stem] = Spec(path.stem, raw["notebook"], tuple(raw["keep"]), tuple(groups),
+                              tuple(raw.get("hide", ())))
     return out
 
 
@@ -390,7 +392,8 @@ def _defined(source: str) -> set:
 def prepare(name: str, spec: Spec, release: dict, work: Path) -> Assignment:
     editions, graded, revealed, removed = [], [], [], []
     for gi, group in enumerate(spec.groups):
-        pkg = ed.build_edition(work / f"{name}-{gi}", list(spec.keep), list(group.remove))
+        pkg = ed.build_edition(work / f"{name}-{gi}", list(spec.keep),
+                               list(group.remove) + list(spec.hide))
         files = {str(f.relative_to(pkg)): f.read_text(encoding="utf-8")
                  for f in sorted(pkg.rglob("*.py")) if "__pycache__" not in f.parts}
         editions.append(next((e for e in editions if e == files), files))

@@ -344,6 +344,11 @@ class Sandbox:
                                 feed.put(b'{"end": true}\n')
         finally:
             feed.put(None)
+            if outcome == "done":  # let it end by itself (its time is then accounted to us)
+                try:
+                    proc.wait(timeout=1.0)
+                except subprocess.TimeoutExpired:
+                    pass
             _kill(proc)
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
