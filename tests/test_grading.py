@@ -573,7 +573,8 @@ def test_readme_attack_table_is_generated_from_this_suite():
 # ---------------------------------------------------------------- every assignment, and a5
 
 A5, NB5 = "a5_gru", "gru_backward.ipynb"
-ALL = {"a1_cell_forward": ("cell_forward.ipynb", 4), "a2_cell_backward": ("cell_backward.ipynb", 12),
+ALL = {"a1_cell_forward": ("cell_forward.ipynb", 4),
+       "a2_cell_backward": ("cell_backward.ipynb", 12),
        "a3_bptt": ("bptt.ipynb", 8), "a4_training": ("training.ipynb", 7), A5: (NB5, 13)}
 
 
