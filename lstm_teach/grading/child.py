@@ -7,11 +7,11 @@ helpers removed). Nothing it sends is trusted: the parent decodes plain data (JS
 keeps an exception's type and line only, and compares arrays with values it computed itself.
 
 stdin: one JSON message a line. First the header (sys_path, the lstm_teach types to decode),
-then one message a phase: the student edition's modules (written into the working folder and
-imported afresh), the notebook's cells to run (when a new assignment starts), code that
-provides the reference's upstream functions, and the graded calls. The parent sends the next
-phase only after it holds a result for every call of this one, so nothing a later phase
-reveals (e.g. the reference's helpers) can reach a result already sent.
+then one message a phase: the student edition's modules (imported afresh, from memory), the
+notebook's cells to run, code that provides the reference's upstream functions, and the
+graded calls. The parent sends the next phase only after it holds a result for every call of
+this one, so nothing a later phase reveals (e.g. the reference's helpers) can reach a result
+already sent.
 fd 1 at start: the channel, one line per record:
     C id        cell id starts             P id      graded call id starts
     R {json}    result of a cell or call   E p       phase p is over
@@ -21,6 +21,7 @@ The student's own output goes to /dev/null.
 
 import base64
 import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -113,17 +114,49 @@ class _Channel:
             pass
 
 
-def _install(root, phase, modules, base_path):
-    """Write this phase's student edition and make `import lstm_teach` load it afresh."""
-    folder = os.path.join(root, f"edition-{phase}")
-    for rel, source in modules.items():
-        path = os.path.join(folder, "lstm_teach", rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(source)
+class _Edition:
+    """Imports lstm_teach from the sources the parent sent (no files): a meta path finder.
+    Code objects are kept by source, so a module that several editions share (a stub,
+    activations.py) is compiled once."""
+
+    def __init__(self):
+        self.files, self.compiled = {}, {}
+
+    def find_spec(self, fullname, path=None, target=None):
+        parts = fullname.split(".")
+        if parts[0] != "lstm_teach" or len(parts) > 2:
+            return None
+        rel = "__init__.py" if len(parts) == 1 else f"{parts[1]}.py"
+        if rel not in self.files:
+            return None
+        spec = importlib.util.spec_from_loader(fullname, self, origin=f"lstm_teach/{rel}",
+                                               is_package=len(parts) == 1)
+        if len(parts) == 1:
+            spec.submodule_search_locations = []
+        return spec
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        rel = module.__spec__.origin.partition("/")[2]
+        source = self.files[rel]
+        code = self.compiled.get(source)
+        if code is None:
+            code = self.compiled[source] = compile(source, module.__spec__.origin, "exec")
+        exec(code, module.__dict__)
+
+
+_EDITION = _Edition()
+
+
+def _install(modules):
+    """Make `import lstm_teach` load this phase's student edition afresh."""
+    _EDITION.files = dict(modules)
+    if _EDITION not in sys.meta_path:
+        sys.meta_path.insert(0, _EDITION)
     for name in [m for m in sys.modules if m == "lstm_teach" or m.startswith("lstm_teach.")]:
         del sys.modules[name]
-    sys.path[:] = [folder] + base_path
     importlib.invalidate_caches()
 
 
@@ -167,7 +200,6 @@ def main():
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    root = os.getcwd()
     header = json.loads(jobs.readline())
     base_path = list(header["sys_path"])
     sys.path[:] = base_path
@@ -182,7 +214,7 @@ def main():
         if msg.get("end"):
             break
         if msg.get("modules") is not None:
-            _install(root, msg["phase"], msg["modules"], base_path)
+            _install(msg["modules"])
             types = _types(header["types"])
         if msg.get("new_ns") or ns is None:
             ns = {"__name__": "__main__", "__builtins__": __builtins__}
