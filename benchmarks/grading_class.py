@@ -14,6 +14,7 @@ afterwards.
 """
 
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -99,9 +100,13 @@ def main(argv=None) -> int:
             if run.returncode != 0:
                 print(run.stderr, file=sys.stderr)
                 return run.returncode
-            rows = (tmp / f"out-{practice}" / "grades.csv").read_text(
-                encoding="utf-8").splitlines()[1:]
+            with open(tmp / f"out-{practice}" / "grades.csv", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
             assert len(rows) == args.students * len(assignments), len(rows)
+            for row in rows:  # a timing of a grader that fails the solutions is worthless
+                if int(row["student"][1:]) % 3 == 0:
+                    assert row["score"] == row["max_score"], row
+                assert "timeout" not in row["status"] and "crashed" not in row["status"], row
             per = wall / args.students
             print(f"{'practice (no sandbox)' if practice else 'sandboxed'}: load average "
                   f"{load_before[0]:.1f} before, {load_after[0]:.1f} after; wall {wall:.1f} s, "

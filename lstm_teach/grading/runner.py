@@ -283,14 +283,26 @@ def _cause_texts(name, keys) -> list:
     return out
 
 
-def judge(part: Part, inputs: dict, record) -> tuple:
+def _diagnosis(memo, exercise, inputs, got):
+    """check.compare's result (the catalogue run on these inputs), once per call."""
+    if "result" not in memo:
+        with np.errstate(all="ignore"):
+            memo["result"] = check.compare(exercise, inputs, got)
+    return memo["result"]
+
+
+def judge(part: Part, inputs: dict, record, memo: dict | None = None) -> tuple:
     """(set of quantities right, the quantities the part grades, feedback text or "") for
-    one draw."""
+    one draw. memo keeps the reference's values and the diagnosis of this call for the
+    other parts judged on it."""
+    memo = {} if memo is None else memo
     exercise = check.EXERCISES[part.exercise]
     setting = exercise.setting(inputs)
-    with np.errstate(all="ignore"):
-        expected = (exercise.reference(inputs, None) if exercise.reference else
-                    {"final loss": np.zeros(())})
+    if "expected" not in memo:
+        with np.errstate(all="ignore"):
+            memo["expected"] = (exercise.reference(inputs, None) if exercise.reference else
+                                {"final loss": np.zeros(())})
+    expected = memo["expected"]
     wanted = part.wanted()
     names = [n for n in expected if not wanted or n in wanted]
     if record is None:
@@ -303,14 +315,16 @@ def judge(part: Part, inputs: dict, record) -> tuple:
         return set(), names, (f"{setting}: {part.function} raised {_error_name(record.get('exc'))}"
                               + (f" (line {line} of its cell)" if line else ""))
     try:
-        got = unpack(exercise.unpack, decode(record.get("ret")))
+        if "got" not in memo:
+            memo["got"] = unpack(exercise.unpack, decode(record.get("ret")))
+        got = memo["got"]
     except UnpackError as exc:
         return set(), names, f"{setting}: {part.function}'s result: {exc}"
     except Exception:  # noqa: BLE001 - whatever came back, it is not a result
         return set(), names, f"{setting}: {part.function}'s result could not be read"
     mutated = [str(m)[:40] for m in record.get("mutated") or [] if isinstance(m, str)][:12]
     if exercise.reference is None:  # judged by its effect, e.g. the loss reached
-        result = check.compare(exercise, inputs, got)
+        result = _diagnosis(memo, exercise, inputs, got)
         ok = result.passed and not mutated
         text = "" if ok else f"{setting}: " + ("; ".join(
             f"{n}: {result.details.get(n, '')}" for n in result.wrong)
@@ -322,8 +336,7 @@ def judge(part: Part, inputs: dict, record) -> tuple:
     if right == set(names):
         return right, names, ""
     wrong = [n for n in names if n not in right]
-    with np.errstate(all="ignore"):
-        result = check.compare(exercise, inputs, got)
+    result = _diagnosis(memo, exercise, inputs, got)
     notes = []
     for n in wrong:
         want = np.asarray(expected[n])
@@ -552,7 +565,8 @@ def _score(u: _Unit, copied: dict, flags: set) -> tuple:
                 ok, text = set(), rec["text"]
                 names = names or part.wanted()
             else:
-                ok, names, text = judge(part, u.calls[i]["inputs"], rec)
+                ok, names, text = judge(part, u.calls[i]["inputs"], rec,
+                                        u.calls[i].setdefault("memo", {}))
             right = ok if right is None else right & ok
             if text and text not in notes:
                 notes.append(text)
