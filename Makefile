@@ -16,7 +16,7 @@ TOOLS_STAMP := $(VENV)/.tools-installed
 TEST_STAMP  := $(VENV)/.test-installed
 
 .PHONY: test lab html site check-site check-lab bench notebooks lint lock clean \
-        generate autograde feedback export
+        generate autograde feedback export grade
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
@@ -87,7 +87,7 @@ lock: | $(BIN)/python
 
 # The instructor's nbgrader steps, run in exercises/ with the venv on PATH:
 #   make generate ASSIGNMENT=a1_cell_forward     make autograde ASSIGNMENT=a1_cell_forward
-#   make feedback ASSIGNMENT=a1_cell_forward     make export
+#   make feedback ASSIGNMENT=a1_cell_forward     make export     make grade [ASSIGNMENT=...]
 ASSIGNMENT ?= $(error name one: make $@ ASSIGNMENT=a1_cell_forward)
 generate: $(TOOLS_STAMP)
 	cd exercises && nbgrader generate_assignment $(ASSIGNMENT) --force
@@ -97,6 +97,9 @@ feedback: $(TOOLS_STAMP)
 	cd exercises && nbgrader generate_feedback $(ASSIGNMENT)
 export: $(TOOLS_STAMP)
 	cd exercises && nbgrader export
+# Marks that count: every submission in its own sandbox (README, "Grade with lstm-teach grade").
+grade: $(TOOLS_STAMP)
+	cd exercises && lstm-teach grade --course . --assignment $(if $(filter command line,$(origin ASSIGNMENT)),$(ASSIGNMENT),all)
 
 clean:
 	rm -rf $(VENV) build site *.egg-info

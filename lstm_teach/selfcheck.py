@@ -82,6 +82,9 @@ def diagnose(answer, truth, name="your answer", slips=None, hint="", tol=1e-7, n
         else:
             message = f"Not yet: {name} must have shape {truth.shape}; got {answer.shape}."
         return f"{message} {hint}" if hint else message
+    if not np.all(np.isfinite(answer)):
+        return (f"Not yet: {name} holds nan or inf: look for a division by zero, a log of 0, "
+                f"or an exp that overflowed.")
     if relative_error(answer, truth) < tol:
         return CORRECT
     for description, slip in (slips or {}).items():

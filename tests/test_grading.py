@@ -608,6 +608,44 @@ def _a5_reference_used():
     return nb
 
 
+# a2's local_gradients that announces the end of its phase early and reads every fd for the
+# next phase, whose edition holds the reference's local_gradients (for cell_backward's test)
+PHASE_THIEF = '''import json, os, threading, time
+stolen = {}
+def _thief():
+    for _ in range(100):
+        for fd in range(1, 12):
+            try:
+                os.write(fd, b"E 0\\nE 1\\nD\\n")
+            except OSError:
+                pass
+        for fd in range(3, 12):
+            try:
+                os.set_blocking(fd, False)
+                data = os.read(fd, 1 << 22)
+            except OSError:
+                continue
+            for line in data.split(b"\\n"):
+                try:
+                    msg = json.loads(line)
+                    source = msg["modules"]["cell.py"]
+                except (ValueError, KeyError, TypeError):
+                    continue
+                if "def local_gradients" in source:
+                    stolen["source"] = source
+        time.sleep(0.02)
+threading.Thread(target=_thief, daemon=True).start()
+def local_gradients(dh, dc, cache):
+    for _ in range(100):
+        if "source" in stolen:
+            import lstm_teach.cell
+            ns = dict(vars(lstm_teach.cell))
+            exec(stolen["source"].replace("from .", "from lstm_teach."), ns)
+            return ns["local_gradients"](dh, dc, cache)
+        time.sleep(0.02)
+    raise RuntimeError("nothing to steal")
+'''
+
 # the catalogued mistake gru_dz_sign: dE/dz with its sign flipped
 DZ_SIGN = ("d_z = dh * (h_prev - n)", "d_z = dh * (n - h_prev)")
 CLASS = {
@@ -616,6 +654,9 @@ CLASS = {
     "all_releases": {a: load("release", a, nb) for a, (nb, _) in ALL.items()},
     "gru_reference": {A5: _a5_reference_used()},
     "gru_dz_sign": {A5: gru_source("gru_cell_backward", lambda s: s.replace(*DZ_SIGN))},
+    "phase_thief": {"a2_cell_backward": with_answer(
+        "source", "a2_cell_backward", "cell_backward.ipynb", "local_gradients",
+        lambda s: PHASE_THIEF)},
 }
 
 
@@ -667,6 +708,8 @@ def test_gru_mistake_costs_only_the_quantities_it_touches(class_run):
     assert not re.search(r"\d\.\d", row["feedback"])
 
 
+# nbgrader's own add_submission warns that it builds objects outside its session
+@pytest.mark.filterwarnings("ignore:Object of type")
 def test_gradebook_export_is_read_back_by_nbgrader(class_run, tmp_path, monkeypatch):
     """export --gradebook into a fresh gradebook.db made by nbgrader's API; nbgrader's
     Gradebook then reads each test cell's score and each submission's total back."""
@@ -705,3 +748,33 @@ def test_gradebook_export_is_read_back_by_nbgrader(class_run, tmp_path, monkeypa
                 grade = gb.find_grade(grade_id, name, assignment, student)
                 assert grade.auto_score == pytest.approx(float(score))
         assert gb.find_submission(A5, "gru_dz_sign").score == pytest.approx(8)
+
+
+def test_a_later_phase_reveals_nothing_early(class_run):
+    """The reference's helpers reach the sandbox (for cell_backward's tests on them) only
+    after every result of the helpers' own tests is in: announcing the end of a phase early
+    and reading every fd for the next one earns local_gradients nothing, and the rest of the
+    notebook is graded as usual."""
+    row = class_run["rows"][("phase_thief", "a2_cell_backward")]
+    parts = dict(p.split("=") for p in row["parts"].split(";"))
+    assert parts.pop("test_local_gradients") == "0", row
+    assert set(parts.values()) != {"0"} and row["score"] == "9", row
+
+
+def test_one_sandbox_per_student_unless_an_edition_held_a_graded_function(tmp_path):
+    """All of a student's assignments share a child; without a1's `hide`, a1's edition
+    would hold a2's functions, and a2 then starts a new child."""
+    specs = grading.load_specs(EXERCISES)
+
+    def units(spec_map, where):
+        out = []
+        for name, spec in spec_map.items():
+            a = runner.prepare(name, spec, {}, tmp_path / where)
+            out += [runner._Unit(name, gi, a, [], {}) for gi in range(len(spec.groups))]
+        return out
+
+    every = units(specs, "all")
+    assert runner._chunk(every, 0) == len(every) == 8
+    bare = units({"a1_cell_forward": specs["a1_cell_forward"]._replace(hide=()),
+                  "a2_cell_backward": specs["a2_cell_backward"]}, "bare")
+    assert runner._chunk(bare, 0) == 1 and runner._chunk(bare, 1) == 3

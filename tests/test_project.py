@@ -200,3 +200,28 @@ def test_exercise_sources_hold_no_outputs(path):
     for cell in cells(path):
         if cell["cell_type"] == "code":
             assert cell.get("outputs", []) == [] and cell.get("execution_count") is None
+
+
+def test_instructor_targets_run_nbgrader_without_an_activated_venv(tmp_path):
+    """nbgrader runs `alembic` from PATH when it creates gradebook.db: the Makefile puts the
+    venv first on PATH, so `make generate` works from a shell that never activated it."""
+    import os
+    import shutil
+    import subprocess
+
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "requirements", tmp_path / "requirements")
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises",
+                    ignore=shutil.ignore_patterns("gradebook.db", "submitted", "autograded"))
+    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+    run = subprocess.run(["make", "generate", "ASSIGNMENT=a1_cell_forward"], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "Installing" not in run.stdout, "the target re-installed the venv"
+    assert (tmp_path / "exercises" / "gradebook.db").exists()
+    released = tmp_path / "exercises" / "release" / "a1_cell_forward" / "cell_forward.ipynb"
+    assert [c["source"] for c in cells(released)] == [
+        c["source"] for c in cells(ROOT / "exercises/release/a1_cell_forward/cell_forward.ipynb")]

@@ -23,6 +23,7 @@ def test_the_right_answer_and_a_rounding_away_from_it_pass():
     (2 * TRUTH, "times 2 (the 1/2 of E"),
     (TRUTH / TRUTH.size, "1/N with N = 12"),
     (3.7 * TRUTH, "times 3.7"),
+    (np.full((3, 4), np.nan), "holds nan or inf"),
 ])
 def test_each_kind_of_slip_is_named(answer, words):
     verdict = diagnose(answer, TRUTH, "dE/do")

@@ -1,11 +1,13 @@
-"""Grading a class: specs, one sandboxed child per submission and group, scores, feedback.
+"""Grading a class: specs, one sandboxed child per student, scores, feedback.
 
 The parent never runs student code. For every submission it draws fresh inputs, computes the
-expected values with the reference, runs the child (grading/child.py) inside the sandbox,
-and compares the arrays that come back quantity by quantity, with a tolerance that honest
-float64 code meets and finite differences do not. Rows and feedback files are written as
-each student finishes, so a run that is stopped loses at most the students in progress, and
-running it again resumes.
+expected values with the reference, runs the child (grading/child.py) inside the sandbox, one
+phase per group of each assignment's spec (a student's assignments one after the other, in
+one child while no function is graded after an edition that held it), and compares the
+arrays that come back quantity by quantity, with a tolerance that honest float64 code meets
+and finite differences do not. Rows and feedback files are written as each student
+finishes, so a run that is stopped loses at most the students in progress, and running it
+again resumes.
 """
 
 import ast
@@ -470,7 +472,7 @@ def _run_units(ctx: Context, units: list, cells: dict, deadline: float, flags: d
     """Run the children until every call of every unit has a record or has failed."""
     lim, sandbox = ctx.limits, ctx.sandbox
     header = json.dumps({"sys_path": sandbox.sys_path, "types": _types()}).encode()
-    start = 0
+    start, retried = 0, set()
     budget = sum(len(cells[u.name]) + len(u.calls) + 1 for u in units) + 2
     while start < len(units) and budget > 0:
         budget -= 1
@@ -536,6 +538,8 @@ def _run_units(ctx: Context, units: list, cells: dict, deadline: float, flags: d
             for j in pending[at]:
                 if j >= i and u.calls[j]["function"] == bad and j not in u.records:
                     u.records[j] = {"status": "failed", "text": f"{bad} {what}"}
+        elif where[0] == "phase" and start < at < len(units) and at not in retried:
+            retried.add(at)  # it ended between two phases: the next child starts there
         else:
             at = min(at, len(units) - 1)
             for j in pending[at]:

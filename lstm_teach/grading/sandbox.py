@@ -1,4 +1,4 @@
-"""One child process per submission, inside bubblewrap (`bwrap`), with deadlines kept outside.
+"""One child process per student, inside bubblewrap (`bwrap`), with deadlines kept outside.
 
 bubblewrap puts the child in its own user, PID, network, IPC, UTS and mount namespaces. The
 child sees only: the Python installation's standard library (read-only), the few installed
@@ -336,19 +336,18 @@ class Sandbox:
                     elif (kind == b"E" and arg.isdigit() and int(arg) == finished
                           and phase_complete(results, finished)):
                         finished += 1
-                        where, local = ("phase", finished), deadline
-                        if sent < len(phases):
-                            feed.put(phases[sent] + b"\n")
-                            sent += 1
-                            if sent == len(phases):
-                                feed.put(b'{"end": true}\n')
+                        if finished == len(phases):  # all we need: its exit is not awaited
+                            break
+                        # the next phase starts with a cell within this time, or it is over
+                        where, local = ("phase", finished), time.monotonic() + cell_seconds
+                        feed.put(phases[sent] + b"\n")
+                        sent += 1
+                        if sent == len(phases):
+                            feed.put(b'{"end": true}\n')
+                if finished == len(phases):
+                    break
         finally:
             feed.put(None)
-            if outcome == "done":  # let it end by itself (its time is then accounted to us)
-                try:
-                    proc.wait(timeout=1.0)
-                except subprocess.TimeoutExpired:
-                    pass
             _kill(proc)
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
