@@ -79,3 +79,10 @@ def check_int(name: str, value, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
     return int(value)
+
+
+def check_state(name: str, value, shape: tuple, dtype, why: str = "") -> np.ndarray:
+    """A state or a gradient into one (h0, c_prev, dhT, ...): None means zeros of shape."""
+    if value is None:
+        return np.zeros(shape, dtype)
+    return check_array(name, value, shape, dtype=dtype, why=why)

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import check_array
+from ._validate import check_array, check_state
 from .activations import sigmoid, tanh
 from .params import GATES, LSTMParams, check_params
 
@@ -75,13 +75,9 @@ def _check_state(x, h_prev, c_prev, p):
     H, I = p.wxi.shape
     x = check_array("x", x, ("B", I), dtype=p.dtype, why=f"to match p.wxi {p.wxi.shape}")
     B = x.shape[0]
-    states = []
-    for name, value in (("h_prev", h_prev), ("c_prev", c_prev)):
-        if value is None:
-            value = np.zeros((B, H), dtype=p.dtype)
-        states.append(check_array(name, value, (B, H), dtype=p.dtype,
-                                  why=f"to match x {x.shape} and p.whi {p.whi.shape}"))
-    return p, x, states[0], states[1]
+    why = f"to match x {x.shape} and p.whi {p.whi.shape}"
+    return (p, x, check_state("h_prev", h_prev, (B, H), p.dtype, why),
+            check_state("c_prev", c_prev, (B, H), p.dtype, why))
 
 
 def cell_forward(x, h_prev, c_prev, p: LSTMParams):

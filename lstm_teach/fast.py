@@ -46,7 +46,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import check_array, check_int
+from ._validate import check_array, check_int, check_state
 from .params import LSTMParams, check_params
 from .sequence import SeqGrads
 
@@ -264,10 +264,8 @@ def lstm_backward(dhs, cache: FastCache, truncate=None, dhT=None, dcT=None):
     hs = cache.hs
     dhs = check_array("dhs", dhs, hs.shape, dtype=hs.dtype, why=f"to match hs {hs.shape}")
     T, B, H = hs.shape
-    final = []
-    for name, value in (("dhT", dhT), ("dcT", dcT)):
-        final.append(np.zeros((B, H), hs.dtype) if value is None else check_array(
-            name, value, (B, H), dtype=hs.dtype, why=f"to match the final state {(B, H)}"))
+    final = [check_state(name, value, (B, H), hs.dtype, f"to match the final state {(B, H)}")
+             for name, value in (("dhT", dhT), ("dcT", dcT))]
     if truncate is not None:
         truncate = check_int("truncate", truncate)
 

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import check_array, check_int
+from ._validate import check_array, check_int, check_state
 from .activations import sigmoid, tanh
 
 TORCH_GATES = ("r", "z", "n")  # torch.nn.GRU's order of the three blocks in its fused weights
@@ -227,8 +227,7 @@ def gru_forward(xs, p: GRUParams, h0=None):
     T, B, _ = xs.shape
     if T == 0:
         raise ValueError(f"xs must hold at least one time step; got shape {xs.shape}")
-    h0 = np.zeros((B, H), p.dtype) if h0 is None else check_array(
-        "h0", h0, (B, H), dtype=p.dtype, why=f"to match xs {xs.shape} and p.whr {p.whr.shape}")
+    h0 = check_state("h0", h0, (B, H), p.dtype, f"to match xs {xs.shape} and p.whr {p.whr.shape}")
     p = p.copy()  # once for all steps: the caches hold these parameters
     h, hs, caches = h0, [], []
     for t in range(T):
@@ -251,8 +250,7 @@ def gru_backward(dhs, cache: GRUSeqCache, dhT=None) -> GRUSeqGrads:
     dhs = check_array("dhs", dhs, cache.hs.shape, dtype=cache.hs.dtype,
                       why=f"to match hs {cache.hs.shape}")
     T, B, H = dhs.shape
-    dh_next = np.zeros((B, H), dhs.dtype) if dhT is None else check_array(
-        "dhT", dhT, (B, H), dtype=dhs.dtype, why=f"to match the final state {(B, H)}")
+    dh_next = check_state("dhT", dhT, (B, H), dhs.dtype, f"to match the final state {(B, H)}")
     grads, dxs = cache.p.zeros_like(), []
     for t in reversed(range(T)):
         step, dx, dh_next = gru_cell_backward(dhs[t] + dh_next, cache.caches[t])

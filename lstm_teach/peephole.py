@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import check_array
+from ._validate import check_array, check_state
 from .activations import sigmoid, tanh
 from .cell import (
     CellGrads,
@@ -188,8 +188,7 @@ def peephole_cell_backward(dh, dc, cache: PeepholeCache) -> StepGrads:
                          f"got {type(cache).__name__}")
     shape, dtype = cache.c.shape, cache.c.dtype
     dh = check_array("dh", dh, shape, dtype=dtype, why=f"to match h {shape}")
-    dc = np.zeros(shape, dtype) if dc is None else check_array(
-        "dc", dc, shape, dtype=dtype, why=f"to match c {shape}")
+    dc = check_state("dc", dc, shape, dtype, f"to match c {shape}")
     local = peephole_local_gradients(dh, dc, cache)
     dz = {"i": local.dzi, "g": local.dzg, "f": local.dzf, "o": local.dzo}
     grads = {}
@@ -252,9 +251,8 @@ def peephole_backward(dhs, cache: PeepholeSeqCache, dhT=None, dcT=None) -> SeqGr
     dhs = check_array("dhs", dhs, cache.hs.shape, dtype=cache.hs.dtype,
                       why=f"to match hs {cache.hs.shape}")
     shape = cache.h0.shape
-    dh_next, dc_next = (np.zeros(shape, dhs.dtype) if v is None else check_array(
-        n, v, shape, dtype=dhs.dtype, why=f"to match the final state {shape}")
-        for n, v in (("dhT", dhT), ("dcT", dcT)))
+    dh_next, dc_next = (check_state(n, v, shape, dhs.dtype, f"to match the final state {shape}")
+                        for n, v in (("dhT", dhT), ("dcT", dcT)))
     grads, dxs = cache.p.zeros_like(), []
     for t in reversed(range(len(cache.caches))):
         step, dx, dh_next, dc_next = peephole_cell_backward(dhs[t] + dh_next, dc_next,

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import check_array, check_int
+from ._validate import check_array, check_int, check_state
 from .cell import CellCache, cell_backward, cell_forward
 from .params import LSTMParams, check_params
 
@@ -43,11 +43,9 @@ def lstm_forward(xs, p: LSTMParams, h0=None, c0=None):
     T, B, _ = xs.shape
     if T == 0:
         raise ValueError(f"xs must hold at least one time step; got shape {xs.shape}")
-    zeros = np.zeros((B, H), dtype=p.dtype)
-    h = zeros if h0 is None else check_array("h0", h0, (B, H), dtype=p.dtype,
-                                             why=f"to match xs {xs.shape} and p.whi {p.whi.shape}")
-    c = zeros if c0 is None else check_array("c0", c0, (B, H), dtype=p.dtype,
-                                             why=f"to match xs {xs.shape} and p.whi {p.whi.shape}")
+    why = f"to match xs {xs.shape} and p.whi {p.whi.shape}"
+    h = check_state("h0", h0, (B, H), p.dtype, why)
+    c = check_state("c0", c0, (B, H), p.dtype, why)
     h_init, c_init = h.copy(), c.copy()
     p = p.copy()  # once, for every step's cache
     hs, cs, caches = [], [], []
@@ -94,13 +92,8 @@ def lstm_backward(dhs, cache: SeqCache, truncate=None, dhT=None, dcT=None):
     dhs = check_array("dhs", dhs, cache.hs.shape, dtype=cache.hs.dtype,
                       why=f"to match hs {cache.hs.shape}")
     T, B, H = dhs.shape
-    final = []
-    for name, value in (("dhT", dhT), ("dcT", dcT)):
-        if value is None:
-            value = np.zeros((B, H), dtype=dhs.dtype)
-        final.append(check_array(name, value, (B, H), dtype=dhs.dtype,
-                                 why=f"to match the final state {(B, H)}"))
-    dhT, dcT = final
+    dhT, dcT = (check_state(name, value, (B, H), dhs.dtype, f"to match the final state {(B, H)}")
+                for name, value in (("dhT", dhT), ("dcT", dcT)))
     if truncate is None or check_int("truncate", truncate) >= T:
         return _backward_full(dhs, cache.caches, dhT, dcT)
     return _backward_truncated(dhs, cache.caches, truncate, dhT, dcT)
