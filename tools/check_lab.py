@@ -68,11 +68,15 @@ def check(paths) -> int:
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-                for path in paths:
+                for n, path in enumerate(paths):
                     before = digest(folder / path.name)
                     page = browser.new_page()
-                    page.goto(f"http://127.0.0.1:{port}/lab/tree/{path.name}")
-                    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+                    # a workspace of its own, reset: JupyterLab would otherwise reopen the
+                    # notebooks of earlier pages beside this one, in hidden tabs
+                    page.goto(f"http://127.0.0.1:{port}/lab/workspaces/check{n}/tree/"
+                              f"{path.name}?reset")
+                    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell",
+                                           state="attached", timeout=120_000)
                     # the kernel has started and answered: JupyterLab has written what it
                     # writes on connecting (language_info, kernelspec) into the model by then
                     page.wait_for_function(
