@@ -145,11 +145,9 @@ def peephole_cell_forward(x, h_prev, c_prev, p: PeepholeParams):
     H, I = p.wxi.shape
     x = check_array("x", x, ("B", I), dtype=p.dtype, why=f"to match p.wxi {p.wxi.shape}")
     B = x.shape[0]
-    states = []
-    for name, value in (("h_prev", h_prev), ("c_prev", c_prev)):
-        value = np.zeros((B, H), p.dtype) if value is None else value
-        states.append(check_array(name, value, (B, H), dtype=p.dtype,
-                                  why=f"to match x {x.shape} and p.whi {p.whi.shape}").copy())
+    why = f"to match x {x.shape} and p.whi {p.whi.shape}"
+    states = [check_state(name, value, (B, H), p.dtype, why).copy()
+              for name, value in (("h_prev", h_prev), ("c_prev", c_prev))]
     x, (h_prev, c_prev) = x.copy(), states
     zi = gate_preactivation(x, h_prev, p.wxi, p.whi, p.bi) + p.pi * c_prev
     i = sigmoid(zi)
